@@ -1,0 +1,155 @@
+// A compute kernel = one WGSL entry point. Its bind-group layout and the byte layout of its `params`
+// uniform are read from the WGSL itself with wgsl_reflect, so a launcher binds buffers by the names the
+// shader gives them and no table of binding numbers can drift out of date.
+import { WgslReflect, ResourceType, type FunctionInfo, type TypeInfo } from 'wgsl_reflect/wgsl_reflect.module.js';
+import { encoder, gpu, guarded } from './context.ts';
+
+export type Params = Record<string, number>;
+/** A storage binding: anything that owns a GPU buffer (a Tensor) or the buffer itself. */
+export type Binding = GPUBuffer | { buffer: GPUBuffer };
+
+interface UniformMember { name: string; type: string; offset: number }
+interface Compiled {
+  pipeline: GPUComputePipeline;
+  storage: { name: string; binding: number }[];
+  uniform: { binding: number; size: number; members: UniformMember[] } | null;
+}
+
+const reflected = new Map<string, WgslReflect>(); // by source text
+const compiled = new WeakMap<GPUDevice, Map<string, Compiled>>();
+const uniformBuffers = new WeakMap<GPUDevice, Map<string, GPUBuffer>>();
+
+export class Kernel {
+  readonly workgroupSize: [number, number, number];
+  private readonly entry: FunctionInfo;
+
+  /** `file` is only for messages; `code` is the WGSL text; `entryPoint` one of its @compute functions. */
+  constructor(readonly file: string, readonly code: string, readonly entryPoint: string) {
+    let reflection = reflected.get(code);
+    if (!reflection) {
+      try {
+        reflection = new WgslReflect(code);
+      } catch (e) {
+        throw new Error(`WGSL error in ${file}: ${(e as Error).message}`);
+      }
+      reflected.set(code, reflection);
+    }
+    const entry = reflection.entry.compute.find((f) => f.name === entryPoint);
+    if (!entry) throw new Error(`WGSL error in ${file}: no @compute entry point named '${entryPoint}'`);
+    this.entry = entry;
+    this.workgroupSize = (entry.workgroupSize ?? [1, 1, 1]) as [number, number, number];
+  }
+
+  get name(): string {
+    return `${this.file}:${this.entryPoint}`;
+  }
+
+  private compile(): Compiled {
+    const device = gpu().device;
+    let cache = compiled.get(device);
+    if (!cache) compiled.set(device, (cache = new Map()));
+    const hit = cache.get(this.name);
+    if (hit) return hit;
+
+    const entries: GPUBindGroupLayoutEntry[] = [];
+    const storage: Compiled['storage'] = [];
+    let uniform: Compiled['uniform'] = null;
+    for (const r of this.entry.resources) {
+      if (r.group !== 0) throw new Error(`${this.name}: only @group(0) is supported, '${r.name}' is in group ${r.group}`);
+      if (r.resourceType === ResourceType.Uniform) {
+        uniform = { binding: r.binding, size: r.type.size, members: uniformMembers(r.type) };
+        entries.push({ binding: r.binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } });
+      } else if (r.resourceType === ResourceType.Storage) {
+        storage.push({ name: r.name, binding: r.binding });
+        const type = r.access === 'read' ? 'read-only-storage' : 'storage';
+        entries.push({ binding: r.binding, visibility: GPUShaderStage.COMPUTE, buffer: { type } });
+      } else {
+        throw new Error(`${this.name}: resource '${r.name}' is neither a uniform nor a storage buffer`);
+      }
+    }
+    const result = guarded(`compiling ${this.name}`, () => {
+      const module = device.createShaderModule({ code: this.code, label: this.file });
+      const layout = device.createBindGroupLayout({ entries, label: this.name });
+      const pipeline = device.createComputePipeline({
+        layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+        compute: { module, entryPoint: this.entryPoint },
+        label: this.name,
+      });
+      return { pipeline, storage, uniform };
+    });
+    cache.set(this.name, result);
+    return result;
+  }
+
+  /**
+   * Record one dispatch. `buffers` binds storage variables by their WGSL names, `params` fills the
+   * `var<uniform>` struct by member name, `workgroups` is the grid, `what` describes the call for errors.
+   */
+  dispatch(buffers: Record<string, Binding>, params: Params, workgroups: [number, number?, number?], what = ''): void {
+    const { pipeline, storage, uniform } = this.compile();
+    const device = gpu().device;
+    const entries: GPUBindGroupEntry[] = storage.map(({ name, binding }) => {
+      const b = buffers[name];
+      if (!b) throw new Error(`${this.name}: no buffer given for WGSL variable '${name}'`);
+      return { binding, resource: { buffer: 'buffer' in b ? b.buffer : b } };
+    });
+    if (uniform) entries.push({ binding: uniform.binding, resource: { buffer: uniformBuffer(this.name, uniform, params) } });
+    const limit = device.limits.maxComputeWorkgroupsPerDimension;
+    const [x, y = 1, z = 1] = workgroups;
+    if (x > limit || y > limit || z > limit) {
+      throw new Error(`${this.name}${what}: grid ${x}x${y}x${z} exceeds ${limit} workgroups per dimension`);
+    }
+    guarded(`${this.name}${what}`, () => {
+      const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+      const pass = encoder().beginComputePass();
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bindGroup);
+      if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
+      pass.end();
+    });
+  }
+}
+
+function uniformMembers(type: TypeInfo): UniformMember[] {
+  const members = (type as { members?: { name: string; type: TypeInfo; offset: number }[] }).members ?? [];
+  return members.map((m) => ({ name: m.name, type: m.type.name, offset: m.offset }));
+}
+
+/**
+ * Uniform buffers are immutable and cached by content: a training run repeats a small set of shapes,
+ * so after the first iteration no uniform is written again, and any number of dispatches can share one
+ * command encoder without one overwriting another's parameters.
+ */
+function uniformBuffer(kernel: string, layout: NonNullable<Compiled['uniform']>, params: Params): GPUBuffer {
+  const device = gpu().device;
+  const data = new DataView(new ArrayBuffer(Math.max(16, Math.ceil(layout.size / 16) * 16)));
+  for (const m of layout.members) {
+    const v = params[m.name];
+    if (v === undefined) throw new Error(`${kernel}: no value for params.${m.name}`);
+    if (m.type === 'u32') data.setUint32(m.offset, v, true);
+    else if (m.type === 'i32') data.setInt32(m.offset, v, true);
+    else if (m.type === 'f32') data.setFloat32(m.offset, v, true);
+    else throw new Error(`${kernel}: params.${m.name} has type ${m.type}; use u32, i32 or f32 members`);
+  }
+  const bytes = new Uint8Array(data.buffer);
+  const key = `${kernel}|${Array.from(new Uint32Array(data.buffer)).join(',')}`;
+  let cache = uniformBuffers.get(device);
+  if (!cache) uniformBuffers.set(device, (cache = new Map()));
+  let buffer = cache.get(key);
+  if (!buffer) {
+    buffer = device.createBuffer({ size: bytes.byteLength, usage: GPUBufferUsage.UNIFORM, mappedAtCreation: true });
+    new Uint8Array(buffer.getMappedRange()).set(bytes);
+    buffer.unmap();
+    cache.set(key, buffer);
+  }
+  return buffer;
+}
+
+/** Workgroups to cover `n` threads of a 1-D kernel, folded into y past the per-dimension limit. */
+export function grid1d(n: number, workgroupSize: number): [number, number] {
+  const groups = Math.ceil(n / workgroupSize);
+  const limit = gpu().device.limits.maxComputeWorkgroupsPerDimension;
+  if (groups <= limit) return [groups, 1];
+  const x = Math.min(groups, limit);
+  return [x, Math.ceil(groups / x)];
+}

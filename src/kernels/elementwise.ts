@@ -1,0 +1,54 @@
+// Launchers for shaders/elementwise.wgsl: the plumbing ops autograd needs (fill, copy, add, scale).
+import code from '../../shaders/elementwise.wgsl?raw';
+import { Kernel, grid1d } from '../gpu/kernel.ts';
+import { Tensor, shapeText, type Shape } from '../autograd/tensor.ts';
+
+const file = 'shaders/elementwise.wgsl';
+const kernels = {
+  fill: new Kernel(file, code, 'fill'),
+  copy: new Kernel(file, code, 'copy'),
+  addScaled: new Kernel(file, code, 'add_scaled'),
+  scale: new Kernel(file, code, 'scale'),
+};
+
+const f32Bits = (v: number): number => new Uint32Array(new Float32Array([v]).buffer)[0];
+const params = (n: number, alpha = 0, value = 0) => ({ n, alpha, value_bits: f32Bits(value) });
+
+export function sameShape(op: string, a: Tensor, b: Tensor): void {
+  if (a.size !== b.size || a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
+    throw new Error(`${op}: shapes ${shapeText(a.shape)} and ${shapeText(b.shape)} differ`);
+  }
+}
+
+/** Write `value` into every element of `out` (NaN included: tests poison outputs this way). */
+export function fillInto(out: Tensor, value: number): void {
+  kernels.fill.dispatch({ out }, params(out.size, 0, value), grid1d(out.size, 256), ` ${shapeText(out.shape)}`);
+}
+
+export function fill(shape: Shape, value: number): Tensor {
+  const out = Tensor.empty(shape, 'fill');
+  fillInto(out, value);
+  return out;
+}
+
+export function copy(a: Tensor): Tensor {
+  const out = Tensor.empty(a.shape, 'copy');
+  kernels.copy.dispatch({ a, out }, params(a.size), grid1d(a.size, 256), ` ${shapeText(a.shape)}`);
+  return out;
+}
+
+/** a + alpha * b, no autograd (the engine's own accumulation; ops.ts wraps it for models). */
+export function addScaled(a: Tensor, b: Tensor, alpha = 1): Tensor {
+  sameShape('add', a, b);
+  const out = Tensor.empty(a.shape, 'add');
+  kernels.addScaled.dispatch({ a, b, out }, params(a.size, alpha), grid1d(a.size, 256), ` ${shapeText(a.shape)}`);
+  return out;
+}
+
+export const add = (a: Tensor, b: Tensor): Tensor => addScaled(a, b, 1);
+
+export function scale(a: Tensor, alpha: number): Tensor {
+  const out = Tensor.empty(a.shape, 'scale');
+  kernels.scale.dispatch({ a, out }, params(a.size, alpha), grid1d(a.size, 256), ` ${shapeText(a.shape)}`);
+  return out;
+}

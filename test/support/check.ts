@@ -1,0 +1,71 @@
+// Shared by the Node (vitest) and browser (puppeteer) runs of the op tests: seeded random data,
+// relative error, and uploading/downloading between float64 reference arrays and GPU tensors.
+// Imports nothing from Node or vitest.
+import { Tensor, debug, type Shape } from '../../src/autograd/tensor.ts';
+
+/** mulberry32: a tiny seeded PRNG so every failure can be replayed from the seed printed with it. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Uniform values in [lo, hi), never exact zeros (a zero input hides bugs that multiply by it). */
+export function randomArray(n: number, random: () => number, lo = -1, hi = 1): Float64Array {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let v = lo + (hi - lo) * random();
+    if (v === 0) v = 1e-3;
+    out[i] = v;
+  }
+  return out;
+}
+
+export const upload = (data: Float64Array, shape: Shape, requiresGrad = false): Tensor =>
+  Tensor.fromArray(Float32Array.from(data), shape, requiresGrad);
+
+export async function download(t: Tensor): Promise<Float64Array> {
+  return Float64Array.from(await t.read());
+}
+
+/** ‖a − b‖ / ‖b‖ (NaN anywhere in a gives NaN, which fails every comparison). */
+export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff += (a[i] - b[i]) ** 2;
+    norm += b[i] ** 2;
+  }
+  return Math.sqrt(diff) / Math.max(Math.sqrt(norm), 1e-30);
+}
+
+export const TOLERANCE = 1e-4;
+
+/** Throws a message naming what differs, the case and its seed. */
+export function assertClose(what: string, gpu: ArrayLike<number>, ref: ArrayLike<number>, tol = TOLERANCE): number {
+  const err = relativeError(gpu, ref);
+  if (!(err < tol)) {
+    let firstBad = -1;
+    for (let i = 0; i < gpu.length; i++) if (!(Math.abs(gpu[i] - ref[i]) <= tol * Math.max(1, Math.abs(ref[i])))) { firstBad = i; break; }
+    throw new Error(`${what}: relative error ${err.toExponential(2)} ≥ ${tol}` +
+      (firstBad >= 0 ? ` (first bad element ${firstBad}: gpu ${gpu[firstBad]} vs reference ${ref[firstBad]})` : ''));
+  }
+  return err;
+}
+
+/** An op test: `run` throws on failure. The same list runs under vitest in Node and in headless Chromium. */
+export interface OpCase {
+  name: string;
+  run: () => Promise<void>;
+}
+
+/** Poison every new output buffer with NaN so a kernel that skips an element fails its test. */
+export function poisonOutputs(on: boolean): void {
+  debug.poisonOutputs = on;
+}
