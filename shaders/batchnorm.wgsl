@@ -1,0 +1,150 @@
+// BatchNorm2d over NCHW, per channel c, with m = N·H·W values per channel:
+//   xhat = (x − mean_c) · invStd_c,   invStd_c = 1 / sqrt(var_c + eps),   y = gamma_c · xhat + beta_c
+// Training uses the batch's mean and biased variance; evaluation uses the running statistics.
+// Per-channel reductions run one workgroup per channel (workgroup_id.x = c): 256 threads each add a
+// strided slice of the channel's m values, then a shared-memory tree halves the partial sums to one.
+
+struct Params { batch: u32, channels: u32, spatial: u32, eps: f32, momentum: f32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;               // [N, C, H, W]
+@group(0) @binding(2) var<storage, read> gamma: array<f32>;           // [C]
+@group(0) @binding(3) var<storage, read> beta: array<f32>;            // [C]
+@group(0) @binding(4) var<storage, read_write> mean: array<f32>;      // [C] batch mean (or running mean in eval)
+@group(0) @binding(5) var<storage, read_write> inv_std: array<f32>;   // [C] 1/sqrt(var + eps)
+@group(0) @binding(6) var<storage, read_write> running_mean: array<f32>; // [C], updated in place
+@group(0) @binding(7) var<storage, read_write> running_var: array<f32>;  // [C], updated in place
+@group(0) @binding(8) var<storage, read_write> y: array<f32>;         // [N, C, H, W]
+@group(0) @binding(9) var<storage, read> grad_y: array<f32>;          // dL/dy [N, C, H, W]
+@group(0) @binding(10) var<storage, read_write> grad_x: array<f32>;   // dL/dx [N, C, H, W]
+@group(0) @binding(11) var<storage, read_write> grad_gamma: array<f32>; // dL/dgamma [C]
+@group(0) @binding(12) var<storage, read_write> grad_beta: array<f32>;  // dL/dbeta [C]
+
+fn index(gid: vec3<u32>, groups: vec3<u32>) -> u32 { return gid.x + gid.y * groups.x * 256u; }
+
+/** The flat NCHW index of the j-th of channel c's m values (j runs over n, then h·w). */
+fn channel_element(c: u32, j: u32) -> u32 {
+  let n = j / params.spatial;
+  let s = j - n * params.spatial;
+  return (n * params.channels + c) * params.spatial + s;
+}
+
+/** The channel of flat NCHW index i. */
+fn channel_of(i: u32) -> u32 { return (i / params.spatial) % params.channels; }
+
+var<workgroup> partial_a: array<f32, 256>;
+var<workgroup> partial_b: array<f32, 256>;
+
+// Tree-sum partial_a and partial_b over the workgroup; afterwards [0] holds each total.
+// Callers must barrier again before overwriting the arrays, since every thread reads [0].
+fn reduce_partials(t: u32) {
+  for (var stride = 128u; stride > 0u; stride = stride >> 1u) {
+    workgroupBarrier();
+    if (t < stride) {
+      partial_a[t] += partial_a[t + stride];
+      partial_b[t] += partial_b[t + stride];
+    }
+  }
+  workgroupBarrier();
+}
+
+// Training statistics of channel c = workgroup_id.x, two passes for accuracy:
+//   mean_c = (1/m) Σ x,  var_c = (1/m) Σ (x − mean_c)^2 (biased),  inv_std_c = 1/sqrt(var_c + eps)
+// and PyTorch's running update, with the UNBIASED variance var_c · m/(m−1):
+//   running_mean = (1 − momentum) running_mean + momentum mean_c
+//   running_var  = (1 − momentum) running_var  + momentum var_c m/(m−1)
+@compute @workgroup_size(256)
+fn batchnorm_statistics(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let c = wid.x;
+  let m = params.batch * params.spatial;
+  var s = 0.0;
+  for (var j = t; j < m; j += 256u) { s += x[channel_element(c, j)]; }
+  partial_a[t] = s;
+  partial_b[t] = 0.0;
+  reduce_partials(t);
+  let mu = partial_a[0] / f32(m);
+  workgroupBarrier();
+
+  var q = 0.0;
+  for (var j = t; j < m; j += 256u) { let d = x[channel_element(c, j)] - mu; q += d * d; }
+  partial_a[t] = q;
+  reduce_partials(t);
+  if (t == 0u) {
+    let variance = partial_a[0] / f32(m);
+    mean[c] = mu;
+    inv_std[c] = 1.0 / sqrt(variance + params.eps);
+    let k = params.momentum;
+    running_mean[c] = (1.0 - k) * running_mean[c] + k * mu;
+    running_var[c] = (1.0 - k) * running_var[c] + k * variance * f32(m) / f32(m - 1u);
+  }
+}
+
+// Evaluation statistics, one thread per channel: inv_std_c = 1/sqrt(running_var_c + eps)
+@compute @workgroup_size(256)
+fn batchnorm_running_inv_std(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.x;
+  if (c < params.channels) { inv_std[c] = 1.0 / sqrt(running_var[c] + params.eps); }
+}
+
+// y = gamma_c (x − mean_c) inv_std_c + beta_c, one thread per element (training: batch stats; eval: running)
+@compute @workgroup_size(256)
+fn batchnorm_normalize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = index(gid, groups);
+  if (i < params.batch * params.channels * params.spatial) {
+    let c = channel_of(i);
+    y[i] = gamma[c] * (x[i] - mean[c]) * inv_std[c] + beta[c];
+  }
+}
+
+// Parameter gradients of channel c = workgroup_id.x (the same in training and eval, given mean and inv_std):
+//   dL/dbeta_c = Σ dy,   dL/dgamma_c = Σ dy · xhat   (y = gamma xhat + beta)
+@compute @workgroup_size(256)
+fn batchnorm_backward_parameters(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let c = wid.x;
+  let m = params.batch * params.spatial;
+  let mu = mean[c];
+  let r = inv_std[c];
+  var db = 0.0;
+  var dg = 0.0;
+  for (var j = t; j < m; j += 256u) {
+    let i = channel_element(c, j);
+    db += grad_y[i];
+    dg += grad_y[i] * (x[i] - mu) * r;
+  }
+  partial_a[t] = db;
+  partial_b[t] = dg;
+  reduce_partials(t);
+  if (t == 0u) {
+    grad_beta[c] = partial_a[0];
+    grad_gamma[c] = partial_b[0];
+  }
+}
+
+// Training-mode input gradient, where mean and var depend on every x of the channel. With r = inv_std,
+// ∂mean/∂x_i = 1/m, ∂var/∂x_i = 2(x_i − mean)/m, ∂r/∂var = −r^3/2, so
+//   ∂xhat_j/∂x_i = r (δ_ij − 1/m) − r xhat_j xhat_i / m
+// and with dxhat_j = gamma dy_j:
+//   dL/dx_i = Σ_j dxhat_j ∂xhat_j/∂x_i = gamma r / m · (m dy_i − Σ dy − xhat_i Σ dy·xhat)
+//           = gamma r / m · (m dy_i − dbeta − xhat_i dgamma)
+// grad_beta and grad_gamma must hold batchnorm_backward_parameters' results.
+@compute @workgroup_size(256)
+fn batchnorm_backward_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = index(gid, groups);
+  if (i < params.batch * params.channels * params.spatial) {
+    let c = channel_of(i);
+    let m = f32(params.batch * params.spatial);
+    let r = inv_std[c];
+    let xhat = (x[i] - mean[c]) * r;
+    grad_x[i] = gamma[c] * r / m * (m * grad_y[i] - grad_beta[c] - xhat * grad_gamma[c]);
+  }
+}
+
+// Eval-mode input gradient: the running statistics are constants, so y is affine in x and
+//   dL/dx_i = gamma_c inv_std_c dy_i
+@compute @workgroup_size(256)
+fn batchnorm_eval_backward_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = index(gid, groups);
+  if (i < params.batch * params.channels * params.spatial) {
+    let c = channel_of(i);
+    grad_x[i] = gamma[c] * inv_std[c] * grad_y[i];
+  }
+}

@@ -1,0 +1,40 @@
+// Seeded normal random numbers, reproducible and counter-based: element i of a tensor is a pure function of
+// (seed, i), so the same seed gives the same tensor on any device and in the CPU reference (src/reference/random.ts).
+//   key = pcg(seed + 0x9E3779B9)
+//   a   = pcg(key ^ pcg(2i)),  b = pcg(key ^ pcg(2i + 1))              two 32-bit hashes per element
+//   u1  = ((a >> 8) + 1) / 2^24,  u2 = ((b >> 8) + 1) / 2^24          uniforms in (0, 1], exact in f32
+//   z   = sqrt(−2 ln u1) · cos(π (2 u2 − 1))                           Box–Muller (one of the pair)
+//   out = mean + std · z
+// The angle is taken in (−π, π], where WGSL bounds the error of cos; cos(π(2u − 1)) = −cos(2πu) has the same law.
+// The seed, mean and std come from a storage buffer, not params: uniforms are cached by content, and a
+// training loop asks for fresh noise with a new seed every step.
+
+struct Params { n: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> settings: array<f32>;  // [seed low 16 bits, seed high 16 bits, mean, std]
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+fn index(gid: vec3<u32>, groups: vec3<u32>) -> u32 { return gid.x + gid.y * groups.x * 256u; }
+
+// PCG hash (Jarzynski & Olano, "Hash Functions for GPU Rendering", 2020): one LCG step, then a
+// random-shift xorshift and multiply. u32 arithmetic wraps modulo 2^32.
+fn pcg(input: u32) -> u32 {
+  let state = input * 747796405u + 2891336453u;
+  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
+  return (word >> 22u) ^ word;
+}
+
+// 24 random bits to a float in (0, 1]: never 0, so log(u) is finite
+fn to_unit(h: u32) -> f32 { return f32((h >> 8u) + 1u) / 16777216.0; }
+
+@compute @workgroup_size(256)
+fn random_normal(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = index(gid, groups);
+  if (i >= params.n) { return; }
+  let seed = u32(settings[0]) | (u32(settings[1]) << 16u);
+  let key = pcg(seed + 0x9E3779B9u);
+  let u1 = to_unit(pcg(key ^ pcg(2u * i)));
+  let u2 = to_unit(pcg(key ^ pcg(2u * i + 1u)));
+  let z = sqrt(-2.0 * log(u1)) * cos(3.14159265358979 * (2.0 * u2 - 1.0));
+  out[i] = settings[2] + settings[3] * z;
+}

@@ -1,0 +1,35 @@
+// Differentiable BatchNorm2d. The layer (parameters, running buffers) lives in src/model; this is the op.
+import { Tensor } from './tensor.ts';
+import * as bn from '../kernels/batchnorm.ts';
+
+export interface BatchNorm2dOptions { training: boolean; eps?: number; momentum?: number }
+
+/**
+ * y = gamma (x − mean) / sqrt(var + eps) + beta per channel of NCHW x.
+ * training: batch statistics (runningMean/runningVar are updated in place), and the gradient flows
+ *   through them: dx = gamma·invStd/m · (m·dy − Σdy − xhat·Σdy·xhat), dgamma = Σ dy·xhat, dbeta = Σ dy.
+ * eval: running statistics, constants for the gradient: dx = gamma·invStd·dy.
+ */
+export function batchNorm2d(
+  x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor, options: BatchNorm2dOptions,
+): Tensor {
+  const eps = options.eps ?? bn.BATCHNORM_DEFAULTS.eps;
+  const momentum = options.momentum ?? bn.BATCHNORM_DEFAULTS.momentum;
+  if (!options.training) {
+    return bn.batchNormEvalForward(x, gamma, beta, runningMean, runningVar, eps).record([x, gamma, beta], (dy) => {
+      const { dx, dgamma, dbeta } = bn.batchNormEvalBackward(x, dy, gamma, runningMean, runningVar, eps);
+      return [dx, dgamma, dbeta];
+    });
+  }
+  const { y, mean, invStd } = bn.batchNormTrainForward(x, gamma, beta, runningMean, runningVar, { eps, momentum });
+  y.record([x, gamma, beta], (dy) => {
+    const { dx, dgamma, dbeta } = bn.batchNormBackward(x, dy, gamma, mean, invStd);
+    return [dx, dgamma, dbeta];
+  });
+  // the saved statistics live in the caller's tidy scope with the rest of the graph; unneeded, free them now
+  if (!y.requiresGrad) {
+    mean.dispose();
+    invStd.dispose();
+  }
+  return y;
+}

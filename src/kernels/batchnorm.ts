@@ -1,0 +1,124 @@
+// Launchers for shaders/batchnorm.wgsl: BatchNorm2d over NCHW, training and eval, forward and backward.
+// Autograd lives in src/autograd/batchnorm.ts.
+import code from '../../shaders/batchnorm.wgsl?raw';
+import { Kernel, grid1d } from '../gpu/kernel.ts';
+import { Tensor, shapeText } from '../autograd/tensor.ts';
+import { sameShape } from './elementwise.ts';
+
+const file = 'shaders/batchnorm.wgsl';
+const kernel = (entry: string) => new Kernel(file, code, entry);
+const kernels = {
+  statistics: kernel('batchnorm_statistics'),
+  runningInvStd: kernel('batchnorm_running_inv_std'),
+  normalize: kernel('batchnorm_normalize'),
+  backwardParameters: kernel('batchnorm_backward_parameters'),
+  backwardInput: kernel('batchnorm_backward_input'),
+  evalBackwardInput: kernel('batchnorm_eval_backward_input'),
+};
+
+export interface BatchNormOptions { eps: number; momentum: number }
+export const BATCHNORM_DEFAULTS: BatchNormOptions = { eps: 1e-5, momentum: 0.1 };
+
+/** Checks x is [N,C,H,W] and every per-channel tensor is [C]; returns the uniform's sizes. */
+function layout(op: string, x: Tensor, perChannel: Record<string, Tensor>) {
+  if (x.shape.length !== 4) throw new Error(`${op}: x must be [N,C,H,W], got ${shapeText(x.shape)}`);
+  const [batch, channels, height, width] = x.shape;
+  for (const [name, t] of Object.entries(perChannel)) {
+    if (t.shape.length !== 1 || t.shape[0] !== channels) {
+      throw new Error(`${op}: ${name} must be [${channels}] for x ${shapeText(x.shape)}, got ${shapeText(t.shape)}`);
+    }
+  }
+  if (channels > 65535) throw new Error(`${op}: ${channels} channels exceed one workgroup per channel (65535)`);
+  return { batch, channels, spatial: height * width };
+}
+
+type Sizes = ReturnType<typeof layout>;
+const params = (s: Sizes, eps = 0, momentum = 0) => ({ ...s, eps, momentum });
+
+function normalize(x: Tensor, gamma: Tensor, beta: Tensor, mean: Tensor, invStd: Tensor, s: Sizes, what: string): Tensor {
+  const y = Tensor.empty(x.shape, 'batchnorm y');
+  kernels.normalize.dispatch({ x, gamma, beta, mean, inv_std: invStd, y }, params(s), grid1d(x.size, 256), what);
+  return y;
+}
+
+/**
+ * Training forward with batch statistics. Updates runningMean and runningVar IN PLACE (PyTorch's rule,
+ * unbiased variance in the running estimate) and returns y plus the per-channel mean and invStd backward needs.
+ */
+export function batchNormTrainForward(
+  x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor,
+  { eps, momentum }: BatchNormOptions = BATCHNORM_DEFAULTS,
+): { y: Tensor; mean: Tensor; invStd: Tensor } {
+  const s = layout('batchNormTrainForward', x, { gamma, beta, runningMean, runningVar });
+  if (s.batch * s.spatial < 2) {
+    throw new Error(`batchNormTrainForward: x ${shapeText(x.shape)} has one value per channel; training needs more than one`);
+  }
+  const what = ` x ${shapeText(x.shape)}`;
+  const mean = Tensor.empty([s.channels], 'batchnorm mean');
+  const invStd = Tensor.empty([s.channels], 'batchnorm invStd');
+  kernels.statistics.dispatch(
+    { x, mean, inv_std: invStd, running_mean: runningMean, running_var: runningVar },
+    params(s, eps, momentum), [s.channels], what,
+  );
+  return { y: normalize(x, gamma, beta, mean, invStd, s, what), mean, invStd };
+}
+
+/** Eval forward: y = gamma (x − runningMean) / sqrt(runningVar + eps) + beta. */
+export function batchNormEvalForward(
+  x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor, eps = BATCHNORM_DEFAULTS.eps,
+): Tensor {
+  const s = layout('batchNormEvalForward', x, { gamma, beta, runningMean, runningVar });
+  const invStd = runningInvStd(runningVar, s, eps);
+  const y = normalize(x, gamma, beta, runningMean, invStd, s, ` x ${shapeText(x.shape)}`);
+  invStd.dispose(); // later work that reuses the buffer is recorded after the normalize that reads it
+  return y;
+}
+
+function runningInvStd(runningVar: Tensor, s: Sizes, eps: number): Tensor {
+  const invStd = Tensor.empty([s.channels], 'batchnorm running invStd');
+  kernels.runningInvStd.dispatch({ running_var: runningVar, inv_std: invStd }, params(s, eps), grid1d(s.channels, 256));
+  return invStd;
+}
+
+function parameterGradients(x: Tensor, dy: Tensor, mean: Tensor, invStd: Tensor, s: Sizes, what: string) {
+  const dgamma = Tensor.empty([s.channels], 'batchnorm dgamma');
+  const dbeta = Tensor.empty([s.channels], 'batchnorm dbeta');
+  kernels.backwardParameters.dispatch(
+    { x, grad_y: dy, mean, inv_std: invStd, grad_gamma: dgamma, grad_beta: dbeta }, params(s), [s.channels], what,
+  );
+  return { dgamma, dbeta };
+}
+
+/**
+ * Training backward, through the batch statistics: dbeta = Σ dy, dgamma = Σ dy·xhat,
+ * dx = gamma·invStd/m · (m·dy − dbeta − xhat·dgamma). `mean` and `invStd` are batchNormTrainForward's.
+ */
+export function batchNormBackward(
+  x: Tensor, dy: Tensor, gamma: Tensor, mean: Tensor, invStd: Tensor,
+): { dx: Tensor; dgamma: Tensor; dbeta: Tensor } {
+  sameShape('batchNormBackward', x, dy);
+  const s = layout('batchNormBackward', x, { gamma, mean, invStd });
+  const what = ` x ${shapeText(x.shape)}`;
+  const { dgamma, dbeta } = parameterGradients(x, dy, mean, invStd, s, what);
+  const dx = Tensor.empty(x.shape, 'batchnorm dx');
+  kernels.backwardInput.dispatch(
+    { x, grad_y: dy, gamma, mean, inv_std: invStd, grad_gamma: dgamma, grad_beta: dbeta, grad_x: dx },
+    params(s), grid1d(x.size, 256), what,
+  );
+  return { dx, dgamma, dbeta };
+}
+
+/** Eval backward (running statistics are constants): dx = gamma·invStd·dy, dgamma = Σ dy·xhat, dbeta = Σ dy. */
+export function batchNormEvalBackward(
+  x: Tensor, dy: Tensor, gamma: Tensor, runningMean: Tensor, runningVar: Tensor, eps = BATCHNORM_DEFAULTS.eps,
+): { dx: Tensor; dgamma: Tensor; dbeta: Tensor } {
+  sameShape('batchNormEvalBackward', x, dy);
+  const s = layout('batchNormEvalBackward', x, { gamma, runningMean, runningVar });
+  const what = ` x ${shapeText(x.shape)}`;
+  const invStd = runningInvStd(runningVar, s, eps);
+  const { dgamma, dbeta } = parameterGradients(x, dy, runningMean, invStd, s, what);
+  const dx = Tensor.empty(x.shape, 'batchnorm dx');
+  kernels.evalBackwardInput.dispatch({ gamma, inv_std: invStd, grad_y: dy, grad_x: dx }, params(s), grid1d(x.size, 256), what);
+  invStd.dispose();
+  return { dx, dgamma, dbeta };
+}

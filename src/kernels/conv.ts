@@ -1,0 +1,121 @@
+// Launchers for shaders/conv2d.wgsl: conv2d and transposed conv2d, forward and both gradients, plus the
+// bias gradient. Transposed conv has no kernels of its own: it is the adjoint of conv, so each of its
+// passes is a conv pass with the roles swapped (see the header of the shader). Autograd: src/autograd/conv.ts.
+import code from '../../shaders/conv2d.wgsl?raw';
+import { Kernel, grid1d } from '../gpu/kernel.ts';
+import { Tensor, shapeText, type Shape } from '../autograd/tensor.ts';
+import { conv2dOutputShape, convTranspose2dOutputShape, type ConvOptions } from './conv-shapes.ts';
+
+export type { ConvOptions } from './conv-shapes.ts';
+
+const file = 'shaders/conv2d.wgsl';
+const kernels = {
+  forward: new Kernel(file, code, 'conv2d_forward'),
+  backwardInput: new Kernel(file, code, 'conv2d_backward_input'),
+  backwardWeight: new Kernel(file, code, 'conv2d_backward_weight'),
+  backwardBias: new Kernel(file, code, 'conv2d_backward_bias'),
+};
+
+/** The uniform for a conv y = conv2d(x, w) of these shapes; `count` is the number of outputs a dispatch writes. */
+function geometry(xShape: Shape, wShape: Shape, yShape: Shape, o: ConvOptions, hasBias: boolean, count: number) {
+  return {
+    batch: xShape[0], in_channels: xShape[1], in_height: xShape[2], in_width: xShape[3],
+    out_channels: yShape[1], out_height: yShape[2], out_width: yShape[3],
+    kernel_height: wShape[2], kernel_width: wShape[3], stride: o.stride, padding: o.padding,
+    has_bias: hasBias ? 1 : 0, count,
+  };
+}
+
+function expectShape(op: string, what: string, t: Tensor, shape: Shape): void {
+  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+    throw new Error(`${op}: ${what} is ${shapeText(t.shape)} but should be ${shapeText(shape)}`);
+  }
+}
+
+const describe = (...shapes: Shape[]) => ` ${shapes.map(shapeText).join(' ')}`;
+
+// ---- the four conv passes, in conv geometry (x: conv input, w [O, C, KH, KW], y: conv output)
+
+/** y = conv2d(x, w) (+ bias[o]). Without a bias the weight is bound in its place, unread. */
+function runForward(x: Tensor, w: Tensor, bias: Tensor | null, yShape: Shape, o: ConvOptions): Tensor {
+  const y = Tensor.empty(yShape, 'conv2d output');
+  kernels.forward.dispatch({ x, weight: w, bias: bias ?? w, out: y }, geometry(x.shape, w.shape, yShape, o, bias !== null, y.size),
+    grid1d(y.size, 256), describe(x.shape, w.shape));
+  return y;
+}
+
+/** dx = transposed conv of dy with w (+ bias[c]: used as the transposed conv's forward), gathered per element of x. */
+function runBackwardInput(dy: Tensor, w: Tensor, bias: Tensor | null, xShape: Shape, o: ConvOptions): Tensor {
+  const dx = Tensor.empty(xShape, 'conv2d input gradient');
+  kernels.backwardInput.dispatch({ grad_y: dy, weight: w, bias: bias ?? w, out: dx }, geometry(xShape, w.shape, dy.shape, o, bias !== null, dx.size),
+    grid1d(dx.size, 256), describe(dy.shape, w.shape));
+  return dx;
+}
+
+/** dw[o,c,i,j] = Σ dy[n,o,oy,ox] x[n,c,oy·s−p+i,ox·s−p+j]: one workgroup per weight. */
+function runBackwardWeight(x: Tensor, dy: Tensor, wShape: Shape, o: ConvOptions): Tensor {
+  const dw = Tensor.empty(wShape, 'conv2d weight gradient');
+  kernels.backwardWeight.dispatch({ x, grad_y: dy, out: dw }, geometry(x.shape, wShape, dy.shape, o, false, dw.size),
+    grid1d(dw.size, 1), describe(x.shape, dy.shape));
+  return dw;
+}
+
+function checkBias(op: string, bias: Tensor | null, channels: number): void {
+  if (bias) expectShape(op, 'bias', bias, [channels]);
+}
+
+// ---- conv2d: x [N, C, H, W], w [O, C, KH, KW]
+
+export function conv2dForward(x: Tensor, w: Tensor, bias: Tensor | null, o: ConvOptions): Tensor {
+  const yShape = conv2dOutputShape(x.shape, w.shape, o);
+  checkBias('conv2d', bias, w.shape[0]);
+  return runForward(x, w, bias, yShape, o);
+}
+
+/** dL/dx for y = conv2d(x, w): the transposed conv of dy with w. */
+export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, o: ConvOptions): Tensor {
+  const op = 'conv2dBackwardInput';
+  expectShape(op, 'dy', dy, conv2dOutputShape(xShape, w.shape, o, op));
+  return runBackwardInput(dy, w, null, xShape, o);
+}
+
+/** dL/dw for y = conv2d(x, w). */
+export function conv2dBackwardWeight(x: Tensor, dy: Tensor, wShape: Shape, o: ConvOptions): Tensor {
+  const op = 'conv2dBackwardWeight';
+  expectShape(op, 'dy', dy, conv2dOutputShape(x.shape, wShape, o, op));
+  return runBackwardWeight(x, dy, wShape, o);
+}
+
+/** dL/db[o] = Σ_{n,y,x} dy[n,o,y,x] for any NCHW gradient (conv and transposed conv alike). Shape [O]. */
+export function convBiasBackward(dy: Tensor): Tensor {
+  if (dy.shape.length !== 4) throw new Error(`convBiasBackward: dy must be [N,C,H,W], got ${shapeText(dy.shape)}`);
+  const [n, channels] = dy.shape;
+  const db = Tensor.empty([channels], 'conv bias gradient');
+  const params = geometry([n, 0, 0, 0], [0, 0, 0, 0], dy.shape, { stride: 1, padding: 0 }, false, channels);
+  kernels.backwardBias.dispatch({ grad_y: dy, out: db }, params, grid1d(channels, 1), describe(dy.shape));
+  return db;
+}
+
+// ---- convTranspose2d: x [N, C, H, W], w [C, O, KH, KW]. In conv geometry its output is the conv's x
+// and its input the conv's y, with w read as a conv weight [O_conv = C, C_conv = O, KH, KW].
+
+/** y = convTranspose2d(x, w) + bias = conv2d's input gradient for "dy" = x. */
+export function convTranspose2dForward(x: Tensor, w: Tensor, bias: Tensor | null, o: ConvOptions): Tensor {
+  const yShape = convTranspose2dOutputShape(x.shape, w.shape, o);
+  checkBias('convTranspose2d', bias, w.shape[1]);
+  return runBackwardInput(x, w, bias, yShape, o);
+}
+
+/** dL/dx for y = convTranspose2d(x, w) = conv2d(dy, w), with the same stride and padding. */
+export function convTranspose2dBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, o: ConvOptions): Tensor {
+  const op = 'convTranspose2dBackwardInput';
+  expectShape(op, 'dy', dy, convTranspose2dOutputShape(xShape, w.shape, o, op));
+  return runForward(dy, w, null, xShape, o);
+}
+
+/** dL/dw[c,o,i,j] for y = convTranspose2d(x, w): conv2d's weight gradient with dy as its input and x as its "dy". */
+export function convTranspose2dBackwardWeight(x: Tensor, dy: Tensor, wShape: Shape, o: ConvOptions): Tensor {
+  const op = 'convTranspose2dBackwardWeight';
+  expectShape(op, 'dy', dy, convTranspose2dOutputShape(x.shape, wShape, o, op));
+  return runBackwardWeight(dy, x, wShape, o);
+}

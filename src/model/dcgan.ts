@@ -1,0 +1,83 @@
+// The DCGAN of Radford et al., laid out as PyTorch's official example (nz=100, ngf=ndf=64, 64x64 RGB):
+// G maps noise [N, nz, 1, 1] to images [N, 3, S, S] in [-1, 1] by transposed convs that double the size;
+// D mirrors it with strided convs down to one logit per image. The layer count follows the image size
+// (32, 64, 128 ...): S = 4 · 2^(blocks), so a 64x64 model has 3 middle blocks, as in the example.
+import { Tensor } from '../autograd/tensor.ts';
+import { BatchNorm2d, Conv2d, ConvTranspose2d, LeakyReLU, ReLU, Sequential, Sigmoid, Tanh, type InitSeed, type Layer } from './layers.ts';
+
+export interface DcganConfig {
+  imageSize: number; // 16, 32, 64, 128, ... (a power of two ≥ 8)
+  nz: number; // length of the noise vector
+  ngf: number; // generator feature maps at the last block
+  ndf: number; // discriminator feature maps at the first block
+  nc: number; // image channels
+}
+
+export const DEFAULT_CONFIG: DcganConfig = { imageSize: 64, nz: 100, ngf: 64, ndf: 64, nc: 3 };
+
+/** Number of stride-2 up (G) or down (D) layers: 64 → 4, so G goes 1 → 4 → 8 → 16 → 32 → 64. */
+export function stridedLayers(imageSize: number): number {
+  const n = Math.log2(imageSize / 4);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`image size ${imageSize} is not supported: use a power of two ≥ 8 (32, 64, 128)`);
+  return n;
+}
+
+/** A reproducible stream of per-tensor seeds from one run seed. */
+export function seedStream(seed: number): InitSeed {
+  let i = 0;
+  return { next: () => (Math.imul(seed >>> 0, 0x9e3779b1) + ++i * 0x85ebca6b) >>> 0 };
+}
+
+export function generatorLayers(c: DcganConfig, seed: InitSeed): Layer[] {
+  const n = stridedLayers(c.imageSize);
+  let channels = c.ngf * 2 ** (n - 1);
+  const layers: Layer[] = [
+    new ConvTranspose2d(c.nz, channels, 4, { stride: 1, padding: 0 }, seed), // 1x1 → 4x4
+    new BatchNorm2d(channels, seed),
+    new ReLU(),
+  ];
+  for (let i = 1; i < n; i++) {
+    layers.push(new ConvTranspose2d(channels, channels / 2, 4, { stride: 2, padding: 1 }, seed), new BatchNorm2d(channels / 2, seed), new ReLU());
+    channels /= 2;
+  }
+  layers.push(new ConvTranspose2d(channels, c.nc, 4, { stride: 2, padding: 1 }, seed), new Tanh());
+  return layers;
+}
+
+export function discriminatorLayers(c: DcganConfig, seed: InitSeed): Layer[] {
+  const n = stridedLayers(c.imageSize);
+  let channels = c.ndf;
+  const layers: Layer[] = [new Conv2d(c.nc, channels, 4, { stride: 2, padding: 1 }, seed), new LeakyReLU(0.2)];
+  for (let i = 1; i < n; i++) {
+    layers.push(new Conv2d(channels, channels * 2, 4, { stride: 2, padding: 1 }, seed), new BatchNorm2d(channels * 2, seed), new LeakyReLU(0.2));
+    channels *= 2;
+  }
+  layers.push(new Conv2d(channels, 1, 4, { stride: 1, padding: 0 }, seed), new Sigmoid()); // 4x4 → 1x1
+  return layers;
+}
+
+export class Generator extends Sequential {
+  constructor(readonly config: DcganConfig, seed: InitSeed) {
+    super(generatorLayers(config, seed));
+  }
+}
+
+/**
+ * The last layer is PyTorch's Sigmoid, kept so the layer indices (and checkpoint keys) match the example;
+ * training calls logits(), which stops before it, and uses the numerically stable BCE-with-logits.
+ */
+export class Discriminator extends Sequential {
+  constructor(readonly config: DcganConfig, seed: InitSeed) {
+    super(discriminatorLayers(config, seed));
+  }
+
+  /** One logit per image, shape [N, 1, 1, 1]. */
+  logits(images: Tensor): Tensor {
+    return this.forward(images, this.layers.length - 1);
+  }
+}
+
+export function createDcgan(config: DcganConfig, seed: number): { generator: Generator; discriminator: Discriminator } {
+  const seeds = seedStream(seed);
+  return { generator: new Generator(config, seeds), discriminator: new Discriminator(config, seeds) };
+}

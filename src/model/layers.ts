@@ -1,0 +1,197 @@
+// The layers of a DCGAN, PyTorch-style: each holds its tensors under PyTorch's names (weight, bias,
+// running_mean, ...) so a Sequential can list them as `main.<index>.<name>`, the keys of PyTorch's
+// DCGAN example, and checkpoints load into PyTorch unchanged.
+import { Tensor, keep } from '../autograd/tensor.ts';
+import { conv2d, convTranspose2d } from '../autograd/conv.ts';
+import { batchNorm2d } from '../autograd/batchnorm.ts';
+import { leakyRelu, relu, sigmoid, tanh } from '../autograd/ops.ts';
+import { fill } from '../kernels/elementwise.ts';
+import { randomNormal } from '../kernels/random.ts';
+import type { ConvOptions } from '../kernels/conv-shapes.ts';
+
+export interface Layer {
+  readonly kind: string;
+  forward(x: Tensor): Tensor;
+  /** Tensors trained by the optimizer, by PyTorch name. */
+  parameters(): Record<string, Tensor>;
+  /** Tensors saved in checkpoints but not trained (batchnorm running statistics). */
+  buffers(): Record<string, Tensor>;
+  /** Train mode uses batch statistics in batchnorm; eval mode uses the running ones. */
+  training: boolean;
+}
+
+abstract class Stateless implements Layer {
+  abstract readonly kind: string;
+  training = true;
+  abstract forward(x: Tensor): Tensor;
+  parameters() {
+    return {};
+  }
+  buffers() {
+    return {};
+  }
+}
+
+/** Seeds derived per tensor so every weight gets its own stream of the seeded generator. */
+export interface InitSeed {
+  next(): number;
+}
+
+export class Conv2d implements Layer {
+  readonly kind = 'Conv2d';
+  training = true;
+  readonly weight: Tensor;
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernelSize: number,
+    readonly options: ConvOptions,
+    seed: InitSeed,
+  ) {
+    // DCGAN init: conv weights ~ N(0, 0.02); the example's convs have no bias
+    this.weight = keep(randomNormal([outChannels, inChannels, kernelSize, kernelSize], 0, 0.02, seed.next()));
+    this.weight.requiresGrad = true;
+  }
+  forward(x: Tensor) {
+    return conv2d(x, this.weight, null, this.options);
+  }
+  parameters() {
+    return { weight: this.weight };
+  }
+  buffers() {
+    return {};
+  }
+}
+
+export class ConvTranspose2d implements Layer {
+  readonly kind = 'ConvTranspose2d';
+  training = true;
+  readonly weight: Tensor;
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernelSize: number,
+    readonly options: ConvOptions,
+    seed: InitSeed,
+  ) {
+    // PyTorch's transposed-conv weight is [in, out, kh, kw]
+    this.weight = keep(randomNormal([inChannels, outChannels, kernelSize, kernelSize], 0, 0.02, seed.next()));
+    this.weight.requiresGrad = true;
+  }
+  forward(x: Tensor) {
+    return convTranspose2d(x, this.weight, null, this.options);
+  }
+  parameters() {
+    return { weight: this.weight };
+  }
+  buffers() {
+    return {};
+  }
+}
+
+export class BatchNorm2d implements Layer {
+  readonly kind = 'BatchNorm2d';
+  training = true;
+  readonly weight: Tensor; // gamma
+  readonly bias: Tensor; // beta
+  readonly runningMean: Tensor;
+  readonly runningVar: Tensor;
+  /** counted on the CPU; saved as `num_batches_tracked` like PyTorch */
+  numBatchesTracked = 0;
+  constructor(
+    readonly channels: number,
+    seed: InitSeed,
+    readonly momentum = 0.1,
+    readonly eps = 1e-5,
+  ) {
+    // DCGAN init: gamma ~ N(1, 0.02), beta = 0; running statistics start at mean 0, variance 1
+    this.weight = keep(randomNormal([channels], 1, 0.02, seed.next()));
+    this.bias = keep(fill([channels], 0));
+    this.weight.requiresGrad = this.bias.requiresGrad = true;
+    this.runningMean = keep(fill([channels], 0));
+    this.runningVar = keep(fill([channels], 1));
+  }
+  forward(x: Tensor) {
+    if (this.training) this.numBatchesTracked++;
+    return batchNorm2d(x, this.weight, this.bias, this.runningMean, this.runningVar, {
+      training: this.training,
+      momentum: this.momentum,
+      eps: this.eps,
+    });
+  }
+  parameters() {
+    return { weight: this.weight, bias: this.bias };
+  }
+  buffers() {
+    return { running_mean: this.runningMean, running_var: this.runningVar };
+  }
+}
+
+export class ReLU extends Stateless {
+  readonly kind = 'ReLU';
+  forward(x: Tensor) {
+    return relu(x);
+  }
+}
+
+export class LeakyReLU extends Stateless {
+  readonly kind = 'LeakyReLU';
+  constructor(readonly slope = 0.2) {
+    super();
+  }
+  forward(x: Tensor) {
+    return leakyRelu(x, this.slope);
+  }
+}
+
+export class Tanh extends Stateless {
+  readonly kind = 'Tanh';
+  forward(x: Tensor) {
+    return tanh(x);
+  }
+}
+
+export class Sigmoid extends Stateless {
+  readonly kind = 'Sigmoid';
+  forward(x: Tensor) {
+    return sigmoid(x);
+  }
+}
+
+/** Layers applied in order; tensors are named `main.<index>.<name>` as in PyTorch's DCGAN example. */
+export class Sequential {
+  constructor(readonly layers: Layer[]) {}
+
+  forward(x: Tensor, upTo = this.layers.length): Tensor {
+    let h = x;
+    for (const layer of this.layers.slice(0, upTo)) h = layer.forward(h);
+    return h;
+  }
+
+  namedParameters(): [string, Tensor][] {
+    return this.layers.flatMap((l, i) => Object.entries(l.parameters()).map(([k, t]) => [`main.${i}.${k}`, t] as [string, Tensor]));
+  }
+
+  namedBuffers(): [string, Tensor][] {
+    return this.layers.flatMap((l, i) => Object.entries(l.buffers()).map(([k, t]) => [`main.${i}.${k}`, t] as [string, Tensor]));
+  }
+
+  parameters(): Tensor[] {
+    return this.namedParameters().map(([, t]) => t);
+  }
+
+  setTraining(training: boolean): void {
+    for (const l of this.layers) l.training = training;
+  }
+
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.zeroGrad();
+  }
+
+  dispose(): void {
+    for (const [, t] of [...this.namedParameters(), ...this.namedBuffers()]) {
+      t.zeroGrad();
+      t.dispose();
+    }
+  }
+}
