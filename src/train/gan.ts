@@ -1,0 +1,117 @@
+// One DCGAN training iteration, as PyTorch's example does it, on GPU tensors (no Node imports: the
+// browser trainer runs this same file):
+//   D step: maximise log D(x) + log(1 − D(G(z)))  →  BCE(D(x), 1) + BCE(D(G(z).detach()), 0), Adam on D
+//   G step: maximise log D(G(z))  (the non-saturating loss)  →  BCE(D(G(z)), 1), Adam on G
+// Real and fake go through D as separate batches, so batchnorm never mixes their statistics.
+import { Tensor, keep, noGrad, tidy } from '../autograd/tensor.ts';
+import { bceWithLogits } from '../autograd/loss.ts';
+import { fill } from '../kernels/elementwise.ts';
+import { randomNormal, randomNormalInto } from '../kernels/random.ts';
+import { mean } from '../kernels/reduce.ts';
+import { sigmoidForward } from '../kernels/activations.ts';
+import { createDcgan, type DcganConfig, type Discriminator, type Generator } from '../model/dcgan.ts';
+import { Adam } from '../optim/adam.ts';
+
+export interface TrainingConfig {
+  model: DcganConfig;
+  batchSize: number;
+  lr: number;
+  beta1: number;
+  seed: number;
+}
+
+/** What one iteration reports, read back from the GPU (the only read-back of a step). */
+export interface StepStats {
+  lossD: number;
+  lossG: number;
+  /** mean D(x) on real images: near 1 when D recognises them */
+  dReal: number;
+  /** mean D(G(z)) before and after the D update */
+  dFakeBefore: number;
+  dFakeAfter: number;
+}
+
+/** A seed per (run seed, iteration): the noise of iteration i is the same in a resumed run. */
+export const iterationSeed = (seed: number, iteration: number): number =>
+  (Math.imul(seed ^ 0x5bd1e995, 0x27d4eb2d) + Math.imul(iteration + 1, 0x165667b1)) >>> 0;
+
+export class GanTraining {
+  readonly generator: Generator;
+  readonly discriminator: Discriminator;
+  readonly optimizerG: Adam;
+  readonly optimizerD: Adam;
+  /** iterations done so far (one D step + one G step each) */
+  iteration = 0;
+  /** the fixed noise whose samples are saved during training, so progress is comparable over time */
+  readonly fixedNoise: Tensor;
+  private readonly real: Tensor;
+  private readonly noise: Tensor;
+  private readonly ones: Tensor;
+  private readonly zeros: Tensor;
+
+  constructor(readonly config: TrainingConfig, sampleCount = 64) {
+    const { model, batchSize, lr, beta1, seed } = config;
+    ({ generator: this.generator, discriminator: this.discriminator } = createDcgan(model, seed));
+    const adam = { lr, beta1, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
+    this.optimizerG = new Adam(this.generator.parameters(), adam);
+    this.optimizerD = new Adam(this.discriminator.parameters(), adam);
+    this.fixedNoise = keep(randomNormal([sampleCount, model.nz, 1, 1], 0, 1, (seed ^ 0x5eed5eed) >>> 0));
+    this.real = keep(Tensor.empty([batchSize, model.nc, model.imageSize, model.imageSize], 'real batch'));
+    this.noise = keep(Tensor.empty([batchSize, model.nz, 1, 1], 'noise'));
+    this.ones = keep(fill([batchSize, 1, 1, 1], 1));
+    this.zeros = keep(fill([batchSize, 1, 1, 1], 0));
+  }
+
+  /** One D step and one G step on a batch of real images (NCHW floats in [−1, 1]). */
+  async step(realImages: Float32Array): Promise<StepStats> {
+    const { generator: G, discriminator: D } = this;
+    this.real.write(realImages);
+    randomNormalInto(this.noise, 0, 1, iterationSeed(this.config.seed, this.iteration));
+    const scalars = tidy(() => {
+      // ---- D step
+      D.zeroGrad();
+      const logitsReal = D.logits(this.real);
+      const lossReal = bceWithLogits(logitsReal, this.ones);
+      lossReal.backward();
+      const fake = G.forward(this.noise);
+      const logitsFake = D.logits(fake.detach()); // no gradient into G from D's loss
+      const lossFake = bceWithLogits(logitsFake, this.zeros);
+      lossFake.backward();
+      this.optimizerD.step();
+      // ---- G step, reusing the same fake batch as PyTorch's example
+      G.zeroGrad();
+      const logitsAfter = D.logits(fake);
+      const lossG = bceWithLogits(logitsAfter, this.ones);
+      lossG.backward();
+      this.optimizerG.step();
+      return noGrad(() => [lossReal, lossFake, lossG, ...[logitsReal, logitsFake, logitsAfter].map((l) => mean(sigmoidForward(l)))]);
+    });
+    const [lossReal, lossFake, lossG, dReal, dFakeBefore, dFakeAfter] = await Promise.all(scalars.map(async (t) => (await t.read())[0]));
+    for (const t of scalars) t.dispose();
+    this.iteration++;
+    return { lossD: lossReal + lossFake, lossG, dReal, dFakeBefore, dFakeAfter };
+  }
+
+  /** Images G draws from `noise` (default: the fixed noise), in eval mode (running batchnorm statistics). */
+  async sample(noise: Tensor = this.fixedNoise): Promise<Float32Array> {
+    return sampleImages(this.generator, noise);
+  }
+
+  dispose(): void {
+    for (const t of [this.fixedNoise, this.real, this.noise, this.ones, this.zeros]) t.dispose();
+    this.optimizerG.dispose();
+    this.optimizerD.dispose();
+    this.generator.dispose();
+    this.discriminator.dispose();
+  }
+}
+
+/** G(noise) in eval mode, NCHW floats in [−1, 1]. */
+export async function sampleImages(generator: Generator, noise: Tensor): Promise<Float32Array> {
+  generator.setTraining(false);
+  const images = noGrad(() => tidy(() => generator.forward(noise)));
+  generator.setTraining(true);
+  const pixels = await images.read();
+  images.dispose();
+  return pixels;
+}
