@@ -1,0 +1,70 @@
+// The dataset in one call: find the photos, build the uint8 cache (or reuse it), open it.
+//
+//   const { cache, report } = await prepareDataset({ dataDir, match: 'dog.*', imageSize: 64, cacheDir });
+//   const loader = new BatchLoader(cache, { batchSize: 128, seed: 1 });
+//   for await (const batch of loader.epochBatches(epoch)) { ... }
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { buildCache, openCache, type CacheReport, type ImageCache } from './cache.ts';
+import { ProgressBar } from './progress.ts';
+import { listImages } from './scan.ts';
+
+export { listImages } from './scan.ts';
+export { decodeSquare } from './decode.ts';
+export { buildCache, openCache, ImageCache, type CacheReport, type SkippedFile } from './cache.ts';
+export { BatchLoader, type BatchLoaderOptions } from './loader.ts';
+export { ProgressBar } from './progress.ts';
+
+export interface PrepareDatasetOptions {
+  dataDir: string;
+  /** Glob on the file name (`*`, `?`), e.g. 'dog.*'. */
+  match?: string;
+  imageSize: number;
+  /** Where the cache lives: the run folder, or by default a per-user cache folder, never the repository. */
+  cacheDir?: string;
+  /** No progress bar or summary line (tests). */
+  quiet?: boolean;
+}
+
+export async function prepareDataset({
+  dataDir, match, imageSize, cacheDir = defaultCacheDir(), quiet = false,
+}: PrepareDatasetOptions): Promise<{ cache: ImageCache; report: CacheReport }> {
+  const files = await listImages(dataDir, match);
+  const cacheFile = path.join(cacheDir, cacheFileName(dataDir, match, imageSize));
+
+  const progress = quiet ? undefined : new ProgressBar({ total: files.length, label: `decoding ${imageSize}px`, unit: 'img' });
+  const report = await buildCache({
+    files, size: imageSize, cacheFile,
+    onProgress: (done, _total, skipped) => progress?.update(done, skipped > 0 ? `${skipped} skipped` : ''),
+  });
+  if (!quiet) {
+    if (!report.reused) progress?.finish(report.skipped.length > 0 ? `${report.skipped.length} skipped` : '');
+    console.error(summaryLine(report));
+  }
+  return { cache: await openCache(cacheFile), report };
+}
+
+/** One line for the log: what was cached, where, and what was left out and why (first few). */
+export function summaryLine(report: CacheReport): string {
+  const action = report.reused ? 'reusing' : 'built';
+  const skipped = report.skipped.length === 0 ? '' : `, ${report.skipped.length} skipped (see ${report.reportFile})`;
+  return `dataset: ${action} ${report.count} images of ${report.imageSize}px in ${report.cacheFile}${skipped}`;
+}
+
+/** $XDG_CACHE_HOME/webgpu-dcgan, else ~/.cache/webgpu-dcgan. */
+export function defaultCacheDir(): string {
+  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(base, 'webgpu-dcgan');
+}
+
+/**
+ * One cache file per (folder, filter, size): switching between 64 and 128 px keeps both caches,
+ * while a change to the photos themselves is caught by the source hash inside the file.
+ */
+function cacheFileName(dataDir: string, match: string | undefined, imageSize: number): string {
+  const folder = path.resolve(dataDir);
+  const key = createHash('sha256').update(`${folder}\0${match ?? ''}`).digest('hex').slice(0, 10);
+  const readable = path.basename(folder).replace(/[^A-Za-z0-9_-]/g, '_') || 'images';
+  return `${readable}-${imageSize}px-${key}.u8cache`;
+}
