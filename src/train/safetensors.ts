@@ -55,7 +55,8 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'checkpoint'): Saf
     }
     const { dtype, shape, data_offsets: [begin, end] } = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
     if (dataStart + end > bytes.length) fail(`tensor ${name} runs past the end`);
-    const raw = bytes.slice(dataStart + begin, dataStart + end); // a copy: aligned, and independent of `bytes`
+    // a copy (aligned, independent of `bytes`); not bytes.slice(), which in Node's Buffer is a view
+    const raw = new Uint8Array(bytes.subarray(dataStart + begin, dataStart + end));
     if (dtype === 'F32') tensors.set(name, { dtype, shape, data: new Float32Array(raw.buffer) });
     else if (dtype === 'I64') tensors.set(name, { dtype, shape, data: new BigInt64Array(raw.buffer) });
     else fail(`tensor ${name} has dtype ${dtype}; only F32 and I64 are used here`);

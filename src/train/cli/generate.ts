@@ -1,0 +1,76 @@
+// npm run generate -- --checkpoint FILE [--n 64] [--seed 1] [--out DIR] [--interpolate]
+// Draws new dogs from a trained generator: N PNGs and a grid, or with --interpolate a latent walk
+// between the noise of two seeds, as one strip.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { nodeDevice } from '../../node/webgpu.ts';
+import { writePng } from '../../node/files.ts';
+import { Tensor, keep } from '../../autograd/tensor.ts';
+import { randomNormal } from '../../kernels/random.ts';
+import { addScaled, scale } from '../../kernels/elementwise.ts';
+import { Generator, seedStream } from '../../model/dcgan.ts';
+import { decodeCheckpoint, loadModel } from '../checkpoint.ts';
+import { sampleImages } from '../gan.ts';
+import { imageAt, imageGrid } from '../images.ts';
+import { numberFlag, parseFlags } from './args.ts';
+import { runMain } from './main.ts';
+import { CHECKPOINT_FILE } from './paths.ts';
+
+const USAGE = 'usage: npm run generate -- --checkpoint FILE|RUN [--n 64] [--seed 1] [--out DIR] [--interpolate] [--steps 10]';
+const FLAGS = {
+  checkpoint: { type: 'string' }, n: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
+  interpolate: { type: 'boolean' }, steps: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+} as const;
+
+async function main(argv: string[]): Promise<number> {
+  const flags = parseFlags(argv, FLAGS, USAGE);
+  if (flags.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (!flags.checkpoint) throw new Error(`--checkpoint is required\n${USAGE}`);
+  let file = path.resolve(String(flags.checkpoint));
+  if (existsSync(file) && statSync(file).isDirectory()) file = path.join(file, CHECKPOINT_FILE);
+  if (!existsSync(file)) throw new Error(`checkpoint not found: ${file}`);
+  const count = numberFlag(flags, 'n', 64, { min: 1, max: 4096 });
+  const seed = numberFlag(flags, 'seed', 1, { min: 0, max: 2 ** 32 - 2 });
+  const steps = numberFlag(flags, 'steps', 10, { min: 2, max: 256 });
+  const outDir = path.resolve(String(flags.out ?? path.join(path.dirname(file), 'generated')));
+
+  const checkpoint = decodeCheckpoint(readFileSync(file), file);
+  await nodeDevice();
+  const model = checkpoint.config.model;
+  const generator = new Generator(model, seedStream(0));
+  loadModel(checkpoint, 'netG', generator);
+
+  if (flags.interpolate) {
+    // z(t) = (1 − t) z_a + t z_b: a straight walk through the latent space between two seeds' noise
+    const a = keep(randomNormal([1, model.nz, 1, 1], 0, 1, seed));
+    const b = keep(randomNormal([1, model.nz, 1, 1], 0, 1, seed + 1));
+    const frames: Float32Array[] = [];
+    for (let i = 0; i < steps; i++) {
+      const t = i / (steps - 1);
+      const scaledA = scale(a, 1 - t);
+      const z = addScaled(scaledA, b, t);
+      frames.push(await sampleImages(generator, z));
+      scaledA.dispose();
+      z.dispose();
+    }
+    const strip = new Float32Array(frames.reduce((sum, f) => sum + f.length, 0));
+    frames.forEach((f, i) => strip.set(f, i * f.length));
+    const target = path.join(outDir, `interpolate-${seed}-${seed + 1}.png`);
+    writePng(target, imageGrid(strip, steps, model.nc, model.imageSize, steps));
+    console.log(`wrote ${target} (${steps} steps from seed ${seed} to ${seed + 1})`);
+    return 0;
+  }
+
+  const noise: Tensor = randomNormal([count, model.nz, 1, 1], 0, 1, seed);
+  const pixels = await sampleImages(generator, noise);
+  noise.dispose();
+  for (let i = 0; i < count; i++) writePng(path.join(outDir, `dog-${String(i).padStart(4, '0')}.png`), imageAt(pixels, i, model.nc, model.imageSize));
+  writePng(path.join(outDir, 'grid.png'), imageGrid(pixels, count, model.nc, model.imageSize));
+  console.log(`wrote ${count} images and grid.png to ${outDir}`);
+  return 0;
+}
+
+runMain(() => main(process.argv.slice(2)));

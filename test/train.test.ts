@@ -1,0 +1,157 @@
+// The command-line trainer and generator end to end on a tiny model and photos the test makes itself:
+// finite losses, valid sample grids, a checkpoint that round-trips, resume = uninterrupted run,
+// generate writes valid PNGs, and bad input gives a one-line error.
+import { describe, expect, it, beforeAll } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import { PNG } from 'pngjs';
+import { useGpu } from './support/node-device.ts';
+import { decodeCheckpoint, encodeCheckpoint, restoreTraining } from '../src/train/checkpoint.ts';
+import { GanTraining } from '../src/train/gan.ts';
+import { DivergenceGuard } from '../src/train/guard.ts';
+
+useGpu();
+const run = promisify(execFile);
+const ROOT = path.resolve(import.meta.dirname, '..');
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'dcgan-train-test-'));
+const photos = path.join(tmp, 'photos');
+const TINY = ['--image-size', '16', '--ngf', '4', '--ndf', '4', '--nz', '8', '--batch-size', '4', '--sample-every', '2', '--cache-dir', path.join(tmp, 'cache')];
+
+async function cli(script: 'train' | 'generate', args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(
+      process.execPath,
+      ['--import', 'tsx', '--import', './scripts/register-wgsl.mjs', `src/train/cli/${script}.ts`, ...args],
+      { cwd: ROOT, timeout: 240_000 },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+const logLines = (runDir: string) =>
+  readFileSync(path.join(runDir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.iteration && !e.event);
+
+function readPng(file: string): PNG {
+  return PNG.sync.read(readFileSync(file));
+}
+
+beforeAll(async () => {
+  mkdirSync(photos, { recursive: true });
+  // 12 small "photos" of different sizes and aspect ratios: smooth colour gradients with a blob
+  for (let i = 0; i < 12; i++) {
+    const [w, h] = [40 + 7 * i, 30 + 5 * (11 - i)];
+    const raw = Buffer.alloc(w * h * 3);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+      const o = (y * w + x) * 3;
+      raw[o] = (x * 255) / w;
+      raw[o + 1] = (y * 255) / h;
+      raw[o + 2] = (x - w / 2) ** 2 + (y - h / 2) ** 2 < (h / 4) ** 2 ? 200 : 40 + 15 * i;
+    }
+    await sharp(raw, { raw: { width: w, height: h, channels: 3 } }).jpeg().toFile(path.join(photos, `dog.${i}.jpg`));
+  }
+}, 60_000);
+
+describe('npm run train / generate', () => {
+  it('trains a tiny model: finite losses, a valid grid, a checkpoint', async () => {
+    const out = path.join(tmp, 'smoke');
+    const r = await cli('train', ['--data', photos, '--out', out, '--epochs', '2', ...TINY]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/WebGPU adapter: /);
+    const lines = logLines(out);
+    expect(lines).toHaveLength(6); // 12 photos / batch 4 = 3 iterations per epoch
+    for (const l of lines) for (const k of ['lossD', 'lossG', 'dReal', 'dFakeBefore', 'dFakeAfter']) expect(Number.isFinite(l[k])).toBe(true);
+    const grid = readPng(path.join(out, 'samples', 'epoch-002.png'));
+    expect([grid.width, grid.height]).toEqual([8 * 18 + 2, 8 * 18 + 2]); // 64 samples of 16 px, 2 px borders
+    const distinct = new Set<number>();
+    for (let i = 0; i < grid.data.length; i += 4) distinct.add(grid.data.readUInt32BE(i));
+    // not blank: the tiles hold more than one colour besides the black border (an untrained tiny G in eval
+    // mode draws low-contrast images, so this asks for variation, not for dogs)
+    expect(distinct.size).toBeGreaterThan(3);
+    expect(existsSync(path.join(out, 'checkpoint.safetensors'))).toBe(true);
+  });
+
+  it('a checkpoint round-trips: decode, restore into a fresh model, encode gives the same tensors', async () => {
+    const file = path.join(tmp, 'smoke', 'checkpoint.safetensors');
+    const checkpoint = decodeCheckpoint(readFileSync(file), file);
+    expect(checkpoint.tensors.get('netG.main.1.num_batches_tracked')?.dtype).toBe('I64');
+    expect(checkpoint.tensors.has('netD.main.0.weight')).toBe(true);
+    expect(checkpoint.tensors.has('optG.main.0.weight.exp_avg_sq')).toBe(true);
+    const training = new GanTraining(checkpoint.config);
+    restoreTraining(training, checkpoint);
+    const again = decodeCheckpoint(await encodeCheckpoint(training, checkpoint.position), 'round trip');
+    training.dispose();
+    expect([...again.tensors.keys()]).toEqual([...checkpoint.tensors.keys()]);
+    for (const [key, t] of checkpoint.tensors) expect(again.tensors.get(key)!.data, key).toEqual(t.data);
+    expect(again.metadata).toEqual(checkpoint.metadata);
+  });
+
+  it('--resume continues with the same losses as an uninterrupted run', async () => {
+    const whole = path.join(tmp, 'whole');
+    const parts = path.join(tmp, 'parts');
+    expect((await cli('train', ['--data', photos, '--out', whole, '--epochs', '3', '--max-iters', '5', ...TINY])).code).toBe(0);
+    expect((await cli('train', ['--data', photos, '--out', parts, '--epochs', '3', '--max-iters', '2', ...TINY])).code).toBe(0);
+    const resumed = await cli('train', ['--resume', parts, '--max-iters', '5']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/resuming .* iteration 2/);
+    const strip = (l: Record<string, number>) => ({ ...l, imagesPerSecond: 0 });
+    expect(logLines(parts).map(strip)).toEqual(logLines(whole).map(strip));
+  });
+
+  it('generate writes valid PNGs, a grid and a latent walk', async () => {
+    const out = path.join(tmp, 'generated');
+    const r = await cli('generate', ['--checkpoint', path.join(tmp, 'smoke'), '--n', '5', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const files = readdirSync(out).sort();
+    expect(files).toEqual(['dog-0000.png', 'dog-0001.png', 'dog-0002.png', 'dog-0003.png', 'dog-0004.png', 'grid.png']);
+    const one = readPng(path.join(out, 'dog-0003.png'));
+    expect([one.width, one.height]).toEqual([16, 16]);
+    const walk = await cli('generate', ['--checkpoint', path.join(tmp, 'smoke', 'checkpoint.safetensors'), '--interpolate', '--steps', '4', '--out', out]);
+    expect(walk.code, walk.stderr).toBe(0);
+    expect(readPng(path.join(out, 'interpolate-1-2.png')).width).toBe(4 * 18 + 2);
+  });
+
+  it('wrong paths and bad flags give one-line errors', async () => {
+    const cases: [('train' | 'generate'), string[], RegExp][] = [
+      ['train', ['--data', path.join(tmp, 'missing')], /^error: image folder does not exist: /m],
+      ['train', ['--data', photos, '--lr', 'fast'], /^error: --lr must be a number ≥ 0, got 'fast'/m],
+      ['train', ['--data', photos, '--image-size', '48'], /^error: image size 48 is not supported/m],
+      ['train', ['--data', photos, '--bogus'], /^error: Unknown option '--bogus'/m],
+      ['train', [], /^error: --data DIR is required/m],
+      ['train', ['--resume', path.join(tmp, 'missing')], /^error: nothing to resume: /m],
+      ['train', ['--data', photos, '--out', path.join(tmp, 'smoke')], /already holds a run: continue it with --resume/],
+      ['generate', ['--checkpoint', path.join(tmp, 'missing.safetensors')], /^error: checkpoint not found: /m],
+      ['generate', ['--checkpoint', path.join(photos, 'dog.1.jpg')], /^error: .* is not a valid safetensors file/m],
+    ];
+    for (const [script, args, message] of cases) {
+      const r = await cli(script, args);
+      expect(r.code, `${script} ${args.join(' ')}`).toBe(1);
+      expect(r.stderr, `${script} ${args.join(' ')}`).toMatch(message);
+    }
+  });
+});
+
+describe('divergence guard', () => {
+  const ok = { lossD: 1.2, lossG: 0.9, dReal: 0.5, dFakeBefore: 0.4, dFakeAfter: 0.45 };
+  it('stops at once on a NaN loss, naming a learning rate to try', () => {
+    const guard = new DivergenceGuard(0.01, 5);
+    guard.check(ok, 1);
+    expect(() => guard.check({ ...ok, lossD: NaN }, 2)).toThrow(/iteration 2: .* not finite. The learning rate 0.01 is the likely cause: try --lr 0.0002/);
+  });
+  it("stops after `patience` iterations of the original project's D_loss 100 / G_loss 0 pattern, not before", () => {
+    const guard = new DivergenceGuard(0.01, 3);
+    const collapsed = { ...ok, lossD: 100, lossG: 0 };
+    guard.check(collapsed, 1);
+    guard.check(collapsed, 2);
+    guard.check(ok, 3); // a healthy iteration resets the count
+    guard.check(collapsed, 4);
+    guard.check(collapsed, 5);
+    expect(() => guard.check(collapsed, 6)).toThrow(/discriminator collapsed \(D rates every fake as real/);
+  });
+});
