@@ -3,6 +3,7 @@
 // D mirrors it with strided convs down to one logit per image. The layer count follows the image size
 // (32, 64, 128 ...): S = 4 · 2^(blocks), so a 64x64 model has 3 middle blocks, as in the example.
 import { Tensor } from '../autograd/tensor.ts';
+import { mixSeeds } from '../util/seeds.ts';
 import { BatchNorm2d, Conv2d, ConvTranspose2d, LeakyReLU, ReLU, Sequential, Sigmoid, Tanh, type InitSeed, type Layer } from './layers.ts';
 
 export interface DcganConfig {
@@ -25,7 +26,7 @@ export function stridedLayers(imageSize: number): number {
 /** A reproducible stream of per-tensor seeds from one run seed. */
 export function seedStream(seed: number): InitSeed {
   let i = 0;
-  return { next: () => (Math.imul(seed >>> 0, 0x9e3779b1) + ++i * 0x85ebca6b) >>> 0 };
+  return { next: () => mixSeeds(seed, ++i) };
 }
 
 export function generatorLayers(c: DcganConfig, seed: InitSeed): Layer[] {

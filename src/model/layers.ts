@@ -37,8 +37,12 @@ export interface InitSeed {
   next(): number;
 }
 
-export class Conv2d implements Layer {
-  readonly kind = 'Conv2d';
+/**
+ * Conv2d and ConvTranspose2d differ only in the op and the weight layout: PyTorch stores a conv weight as
+ * [out, in, kh, kw] and a transposed-conv weight as [in, out, kh, kw]. The example's convs have no bias.
+ */
+abstract class ConvLayer implements Layer {
+  abstract readonly kind: string;
   training = true;
   readonly weight: Tensor;
   constructor(
@@ -47,14 +51,13 @@ export class Conv2d implements Layer {
     readonly kernelSize: number,
     readonly options: ConvOptions,
     seed: InitSeed,
+    weightChannels: [number, number],
   ) {
-    // DCGAN init: conv weights ~ N(0, 0.02); the example's convs have no bias
-    this.weight = keep(randomNormal([outChannels, inChannels, kernelSize, kernelSize], 0, 0.02, seed.next()));
+    // DCGAN init: conv weights ~ N(0, 0.02)
+    this.weight = keep(randomNormal([...weightChannels, kernelSize, kernelSize], 0, 0.02, seed.next()));
     this.weight.requiresGrad = true;
   }
-  forward(x: Tensor) {
-    return conv2d(x, this.weight, null, this.options);
-  }
+  abstract forward(x: Tensor): Tensor;
   parameters() {
     return { weight: this.weight };
   }
@@ -63,29 +66,23 @@ export class Conv2d implements Layer {
   }
 }
 
-export class ConvTranspose2d implements Layer {
+export class Conv2d extends ConvLayer {
+  readonly kind = 'Conv2d';
+  constructor(inChannels: number, outChannels: number, kernelSize: number, options: ConvOptions, seed: InitSeed) {
+    super(inChannels, outChannels, kernelSize, options, seed, [outChannels, inChannels]);
+  }
+  forward(x: Tensor) {
+    return conv2d(x, this.weight, null, this.options);
+  }
+}
+
+export class ConvTranspose2d extends ConvLayer {
   readonly kind = 'ConvTranspose2d';
-  training = true;
-  readonly weight: Tensor;
-  constructor(
-    readonly inChannels: number,
-    readonly outChannels: number,
-    readonly kernelSize: number,
-    readonly options: ConvOptions,
-    seed: InitSeed,
-  ) {
-    // PyTorch's transposed-conv weight is [in, out, kh, kw]
-    this.weight = keep(randomNormal([inChannels, outChannels, kernelSize, kernelSize], 0, 0.02, seed.next()));
-    this.weight.requiresGrad = true;
+  constructor(inChannels: number, outChannels: number, kernelSize: number, options: ConvOptions, seed: InitSeed) {
+    super(inChannels, outChannels, kernelSize, options, seed, [inChannels, outChannels]);
   }
   forward(x: Tensor) {
     return convTranspose2d(x, this.weight, null, this.options);
-  }
-  parameters() {
-    return { weight: this.weight };
-  }
-  buffers() {
-    return {};
   }
 }
 

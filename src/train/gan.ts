@@ -11,6 +11,7 @@ import { mean } from '../kernels/reduce.ts';
 import { sigmoidForward } from '../kernels/activations.ts';
 import { createDcgan, type DcganConfig, type Discriminator, type Generator } from '../model/dcgan.ts';
 import { Adam } from '../optim/adam.ts';
+import { mixSeeds } from '../util/seeds.ts';
 
 export interface TrainingConfig {
   model: DcganConfig;
@@ -32,8 +33,7 @@ export interface StepStats {
 }
 
 /** A seed per (run seed, iteration): the noise of iteration i is the same in a resumed run. */
-export const iterationSeed = (seed: number, iteration: number): number =>
-  (Math.imul(seed ^ 0x5bd1e995, 0x27d4eb2d) + Math.imul(iteration + 1, 0x165667b1)) >>> 0;
+export const iterationSeed = (seed: number, iteration: number): number => mixSeeds(seed, iteration);
 
 export class GanTraining {
   readonly generator: Generator;
@@ -55,7 +55,7 @@ export class GanTraining {
     const adam = { lr, beta1, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
     this.optimizerG = new Adam(this.generator.parameters(), adam);
     this.optimizerD = new Adam(this.discriminator.parameters(), adam);
-    this.fixedNoise = keep(randomNormal([sampleCount, model.nz, 1, 1], 0, 1, (seed ^ 0x5eed5eed) >>> 0));
+    this.fixedNoise = keep(randomNormal([sampleCount, model.nz, 1, 1], 0, 1, mixSeeds(seed, 0xf1eed)));
     this.real = keep(Tensor.empty([batchSize, model.nc, model.imageSize, model.imageSize], 'real batch'));
     this.noise = keep(Tensor.empty([batchSize, model.nz, 1, 1], 'noise'));
     this.ones = keep(fill([batchSize, 1, 1, 1], 1));

@@ -2,18 +2,10 @@
 // relative error, and uploading/downloading between float64 reference arrays and GPU tensors.
 // Imports nothing from Node or vitest.
 import { Tensor, debug, type Shape } from '../../src/autograd/tensor.ts';
+import { mulberry32 } from '../../src/util/seeds.ts';
 
-/** mulberry32: a tiny seeded PRNG so every failure can be replayed from the seed printed with it. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded uniforms in [0, 1), so every failure can be replayed from the seed printed with it. */
+export const rng = mulberry32;
 
 /** Uniform values in [lo, hi), never exact zeros (a zero input hides bugs that multiply by it). */
 export function randomArray(n: number, random: () => number, lo = -1, hi = 1): Float64Array {

@@ -5,6 +5,7 @@
 // resumed from a checkpoint at (e, i). `batch(epoch, index)` is the primitive; the iterator is
 // sugar over it.
 import type { ImageCache } from './cache.ts';
+import { mixSeeds, mulberry32 } from '../../util/seeds.ts';
 
 export interface BatchLoaderOptions {
   batchSize: number;
@@ -49,7 +50,7 @@ export class BatchLoader {
   /** The cache indices of epoch `epoch`, in the order they are served. */
   epochOrder(epoch: number): Uint32Array {
     if (epoch !== this.shuffledEpoch) {
-      this.shuffledOrder = shuffledIndices(this.cache.count, mulberry32(mixSeed(this.seed, epoch)));
+      this.shuffledOrder = shuffledIndices(this.cache.count, mulberry32(mixSeeds(this.seed, epoch)));
       this.shuffledEpoch = epoch;
     }
     return this.shuffledOrder;
@@ -120,27 +121,4 @@ function shuffledIndices(count: number, random: () => number): Uint32Array {
     order[j] = swap;
   }
   return order;
-}
-
-/** One 32-bit seed from (seed, epoch), so neighbouring epochs get unrelated streams (murmur3's finaliser). */
-function mixSeed(seed: number, epoch: number): number {
-  let h = Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul((epoch >>> 0) + 0x7f4a7c15, 0x85ebca6b);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
-/** mulberry32: a small, fast seeded PRNG with a full 2^32 period, plenty for shuffling. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
