@@ -2,7 +2,7 @@
 // finite losses, valid sample grids, a checkpoint that round-trips, resume = uninterrupted run,
 // generate writes valid PNGs, and bad input gives a one-line error.
 import { describe, expect, it, beforeAll } from 'vitest';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -102,6 +102,29 @@ describe('npm run train / generate', () => {
     expect(resumed.stderr).toMatch(/resuming .* iteration 2/);
     const strip = (l: Record<string, number>) => ({ ...l, imagesPerSecond: 0 });
     expect(logLines(parts).map(strip)).toEqual(logLines(whole).map(strip));
+  });
+
+  it('Ctrl-C finishes the iteration, writes a checkpoint that resumes, and exits 130', async () => {
+    const out = path.join(tmp, 'interrupted');
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--import', './scripts/register-wgsl.mjs', 'src/train/cli/train.ts', '--data', photos, '--out', out, '--epochs', '50', ...TINY],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const log = path.join(out, 'log.jsonl');
+    // interrupt once training has started (the first iteration is logged)
+    while (!(existsSync(log) && logLines(out).length > 0)) await new Promise((r) => setTimeout(r, 100));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(/interrupted: finishing this iteration and saving a checkpoint/);
+    const checkpoint = decodeCheckpoint(readFileSync(path.join(out, 'checkpoint.safetensors')), 'interrupted');
+    expect(checkpoint.iteration).toBe(logLines(out).length);
+    const resumed = await cli('train', ['--resume', out, '--max-iters', String(checkpoint.iteration + 1)]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(logLines(out).at(-1).iteration).toBe(checkpoint.iteration + 1);
   });
 
   it('generate writes valid PNGs, a grid and a latent walk', async () => {
