@@ -8,7 +8,7 @@ import type { BrowserRun } from './browser/run-cases.ts';
 
 const PAGE = '/test/browser/index.html';
 /** How long all the cases may take; software WebGPU on 2 shared cores is slow. */
-const RUN_TIMEOUT_MS = Number(process.env.BROWSER_TEST_TIMEOUT_MS ?? 240_000);
+const RUN_TIMEOUT_MS = Number(process.env.BROWSER_TEST_TIMEOUT_MS ?? 600_000);
 const chromium = chromiumPath();
 
 /** Wait for run-cases.ts to publish done; on timeout, say what it was stuck on rather than just "timeout". */

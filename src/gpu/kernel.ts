@@ -3,6 +3,7 @@
 // shader gives them and no table of binding numbers can drift out of date.
 import { WgslReflect, ResourceType, type FunctionInfo, type TypeInfo } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { encoder, gpu, guarded } from './context.ts';
+import { profiler } from './profiler.ts';
 
 export type Params = Record<string, number>;
 /** A storage binding: anything that owns a GPU buffer (a Tensor) or the buffer itself. */
@@ -101,7 +102,8 @@ export class Kernel {
     }
     guarded(`${this.name}${what}`, () => {
       const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-      const pass = encoder().beginComputePass();
+      const timestampWrites = profiler.passTimestamps(this.name, what);
+      const pass = encoder().beginComputePass(timestampWrites && { timestampWrites });
       pass.setPipeline(pipeline);
       pass.setBindGroup(0, bindGroup);
       if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);

@@ -1,10 +1,13 @@
-// Launchers for shaders/conv2d.wgsl: conv2d and transposed conv2d, forward and both gradients, plus the
-// bias gradient. Transposed conv has no kernels of its own: it is the adjoint of conv, so each of its
-// passes is a conv pass with the roles swapped (see the header of the shader). Autograd: src/autograd/conv.ts.
+// Launchers for conv2d and transposed conv2d, forward and both gradients, plus the bias gradient.
+// Transposed conv has no kernels of its own: it is the adjoint of conv, so each of its passes is a conv
+// pass with the roles swapped (see the header of shaders/conv2d.wgsl). Autograd: src/autograd/conv.ts.
+// Each pass has two versions: 'simple' (shaders/conv2d.wgsl, one thread per output, the readable baseline)
+// and 'gemm' (shaders/conv2d_gemm.wgsl via ./conv-gemm.ts, tiled implicit GEMMs); chooseVariant picks per shape.
 import code from '../../shaders/conv2d.wgsl?raw';
 import { Kernel, grid1d } from '../gpu/kernel.ts';
 import { Tensor, shapeText, type Shape } from '../autograd/tensor.ts';
 import { conv2dOutputShape, convTranspose2dOutputShape, type ConvOptions } from './conv-shapes.ts';
+import { SKINNY_CHANNELS, gemmBackwardInput, gemmBackwardWeight, gemmForward } from './conv-gemm.ts';
 
 export type { ConvOptions } from './conv-shapes.ts';
 
@@ -34,10 +37,36 @@ function expectShape(op: string, what: string, t: Tensor, shape: Shape): void {
 
 const describe = (...shapes: Shape[]) => ` ${shapes.map(shapeText).join(' ')}`;
 
+// ---- choosing a version
+
+export type ConvVariant = 'simple' | 'gemm';
+/** Module-wide choice: 'auto' picks per shape; set 'simple' or 'gemm' to force one (tests, benchmarks). */
+export const convSettings: { variant: ConvVariant | 'auto' } = { variant: 'auto' };
+
+/**
+ * A pass as a GEMM has rows × columns outputs (forward: O × N·OH·OW; input gradient: C × N·⌈H/s⌉·⌈W/s⌉ per
+ * phase; weight gradient: O × C·KH·KW). The tiled kernels pay for 64x64 tiles, so they win once both output sides fill a good part of a tile; with 1 to 8 rows or columns
+ * (DCGAN's 1-logit and 1x1-noise layers) the simple gather is faster. The weight gradient always takes
+ * the GEMM: the simple one spends a whole workgroup and a tree sum on each weight (seconds per DCGAN layer
+ * on a CPU adapter). The input gradient with ≤ 4 channels has its own skinny kernel (see conv-gemm.ts).
+ */
+export function chooseVariant(pass: 'forward' | 'backwardInput' | 'backwardWeight', rows: number, columns: number,
+  forced?: ConvVariant): ConvVariant {
+  if (forced) return forced;
+  if (convSettings.variant !== 'auto') return convSettings.variant;
+  if (pass === 'backwardWeight') return 'gemm';
+  if (pass === 'backwardInput' && rows <= SKINNY_CHANNELS) return 'gemm';
+  return rows >= 16 && columns >= 16 ? 'gemm' : 'simple';
+}
+
 // ---- the four conv passes, in conv geometry (x: conv input, w [O, C, KH, KW], y: conv output)
 
 /** y = conv2d(x, w) (+ bias[o]). Without a bias the weight is bound in its place, unread. */
-function runForward(x: Tensor, w: Tensor, bias: Tensor | null, yShape: Shape, o: ConvOptions): Tensor {
+function runForward(x: Tensor, w: Tensor, bias: Tensor | null, yShape: Shape, o: ConvOptions, variant?: ConvVariant): Tensor {
+  const outChannels = w.shape[0];
+  if (chooseVariant('forward', outChannels, yShape[0] * yShape[2] * yShape[3], variant) === 'gemm') {
+    return gemmForward(x, w, bias, yShape, o);
+  }
   const y = Tensor.empty(yShape, 'conv2d output');
   kernels.forward.dispatch({ x, weight: w, bias: bias ?? w, out: y }, geometry(x.shape, w.shape, yShape, o, bias !== null, y.size),
     grid1d(y.size, 256), describe(x.shape, w.shape));
@@ -45,7 +74,11 @@ function runForward(x: Tensor, w: Tensor, bias: Tensor | null, yShape: Shape, o:
 }
 
 /** dx = transposed conv of dy with w (+ bias[c]: used as the transposed conv's forward), gathered per element of x. */
-function runBackwardInput(dy: Tensor, w: Tensor, bias: Tensor | null, xShape: Shape, o: ConvOptions): Tensor {
+function runBackwardInput(dy: Tensor, w: Tensor, bias: Tensor | null, xShape: Shape, o: ConvOptions, variant?: ConvVariant): Tensor {
+  const up = (a: number) => Math.ceil(a / o.stride);  // per output phase: see gemmBackwardInput
+  if (chooseVariant('backwardInput', xShape[1], xShape[0] * up(xShape[2]) * up(xShape[3]), variant) === 'gemm') {
+    return gemmBackwardInput(dy, w, bias, xShape, o);
+  }
   const dx = Tensor.empty(xShape, 'conv2d input gradient');
   kernels.backwardInput.dispatch({ grad_y: dy, weight: w, bias: bias ?? w, out: dx }, geometry(xShape, w.shape, dy.shape, o, bias !== null, dx.size),
     grid1d(dx.size, 256), describe(dy.shape, w.shape));
@@ -53,7 +86,10 @@ function runBackwardInput(dy: Tensor, w: Tensor, bias: Tensor | null, xShape: Sh
 }
 
 /** dw[o,c,i,j] = Σ dy[n,o,oy,ox] x[n,c,oy·s−p+i,ox·s−p+j]: one workgroup per weight. */
-function runBackwardWeight(x: Tensor, dy: Tensor, wShape: Shape, o: ConvOptions): Tensor {
+function runBackwardWeight(x: Tensor, dy: Tensor, wShape: Shape, o: ConvOptions, variant?: ConvVariant): Tensor {
+  if (chooseVariant('backwardWeight', wShape[0], wShape[1] * wShape[2] * wShape[3], variant) === 'gemm') {
+    return gemmBackwardWeight(x, dy, wShape, o);
+  }
   const dw = Tensor.empty(wShape, 'conv2d weight gradient');
   kernels.backwardWeight.dispatch({ x, grad_y: dy, out: dw }, geometry(x.shape, wShape, dy.shape, o, false, dw.size),
     grid1d(dw.size, 1), describe(x.shape, dy.shape));
@@ -66,24 +102,24 @@ function checkBias(op: string, bias: Tensor | null, channels: number): void {
 
 // ---- conv2d: x [N, C, H, W], w [O, C, KH, KW]
 
-export function conv2dForward(x: Tensor, w: Tensor, bias: Tensor | null, o: ConvOptions): Tensor {
+export function conv2dForward(x: Tensor, w: Tensor, bias: Tensor | null, o: ConvOptions, variant?: ConvVariant): Tensor {
   const yShape = conv2dOutputShape(x.shape, w.shape, o);
   checkBias('conv2d', bias, w.shape[0]);
-  return runForward(x, w, bias, yShape, o);
+  return runForward(x, w, bias, yShape, o, variant);
 }
 
 /** dL/dx for y = conv2d(x, w): the transposed conv of dy with w. */
-export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, o: ConvOptions): Tensor {
+export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, o: ConvOptions, variant?: ConvVariant): Tensor {
   const op = 'conv2dBackwardInput';
   expectShape(op, 'dy', dy, conv2dOutputShape(xShape, w.shape, o, op));
-  return runBackwardInput(dy, w, null, xShape, o);
+  return runBackwardInput(dy, w, null, xShape, o, variant);
 }
 
 /** dL/dw for y = conv2d(x, w). */
-export function conv2dBackwardWeight(x: Tensor, dy: Tensor, wShape: Shape, o: ConvOptions): Tensor {
+export function conv2dBackwardWeight(x: Tensor, dy: Tensor, wShape: Shape, o: ConvOptions, variant?: ConvVariant): Tensor {
   const op = 'conv2dBackwardWeight';
   expectShape(op, 'dy', dy, conv2dOutputShape(x.shape, wShape, o, op));
-  return runBackwardWeight(x, dy, wShape, o);
+  return runBackwardWeight(x, dy, wShape, o, variant);
 }
 
 /** dL/db[o] = Σ_{n,y,x} dy[n,o,y,x] for any NCHW gradient (conv and transposed conv alike). Shape [O]. */
@@ -100,22 +136,22 @@ export function convBiasBackward(dy: Tensor): Tensor {
 // and its input the conv's y, with w read as a conv weight [O_conv = C, C_conv = O, KH, KW].
 
 /** y = convTranspose2d(x, w) + bias = conv2d's input gradient for "dy" = x. */
-export function convTranspose2dForward(x: Tensor, w: Tensor, bias: Tensor | null, o: ConvOptions): Tensor {
+export function convTranspose2dForward(x: Tensor, w: Tensor, bias: Tensor | null, o: ConvOptions, variant?: ConvVariant): Tensor {
   const yShape = convTranspose2dOutputShape(x.shape, w.shape, o);
   checkBias('convTranspose2d', bias, w.shape[1]);
-  return runBackwardInput(x, w, bias, yShape, o);
+  return runBackwardInput(x, w, bias, yShape, o, variant);
 }
 
 /** dL/dx for y = convTranspose2d(x, w) = conv2d(dy, w), with the same stride and padding. */
-export function convTranspose2dBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, o: ConvOptions): Tensor {
+export function convTranspose2dBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, o: ConvOptions, variant?: ConvVariant): Tensor {
   const op = 'convTranspose2dBackwardInput';
   expectShape(op, 'dy', dy, convTranspose2dOutputShape(xShape, w.shape, o, op));
-  return runForward(dy, w, null, xShape, o);
+  return runForward(dy, w, null, xShape, o, variant);
 }
 
 /** dL/dw[c,o,i,j] for y = convTranspose2d(x, w): conv2d's weight gradient with dy as its input and x as its "dy". */
-export function convTranspose2dBackwardWeight(x: Tensor, dy: Tensor, wShape: Shape, o: ConvOptions): Tensor {
+export function convTranspose2dBackwardWeight(x: Tensor, dy: Tensor, wShape: Shape, o: ConvOptions, variant?: ConvVariant): Tensor {
   const op = 'convTranspose2dBackwardWeight';
   expectShape(op, 'dy', dy, convTranspose2dOutputShape(x.shape, wShape, o, op));
-  return runBackwardWeight(dy, x, wShape, o);
+  return runBackwardWeight(dy, x, wShape, o, variant);
 }

@@ -1,5 +1,6 @@
 // GPU conv2d and transposed conv2d vs the float64 reference: forward, dx, dw, db on odd, non-square,
-// batch-1 and DCGAN-shaped configurations, and the autograd wrappers end to end.
+// batch-1 and DCGAN-shaped configurations, each with both kernel versions (simple and gemm), and the
+// autograd wrappers end to end.
 import * as gpu from '../../src/kernels/conv.ts';
 import * as ref from '../../src/reference/conv.ts';
 import { conv2d, convTranspose2d } from '../../src/autograd/conv.ts';
@@ -23,6 +24,11 @@ const convConfigs: Config[] = [
   { x: [1, 4, 5, 7], w: [3, 4, 2, 3], stride: 2, padding: 1, bias: true },    // non-square kernel
   { x: [2, 5, 6, 3], w: [2, 5, 1, 1], stride: 1, padding: 0, bias: true },    // 1x1 kernel
   { x: [2, 2, 20, 19], w: [3, 2, 3, 3], stride: 1, padding: 1, bias: true },  // reductions longer than a workgroup
+  // GEMM tile edges: M = 70 and N = 3·13·11 past a 64 tile, K = 45 past a 16 step
+  { x: [3, 5, 13, 11], w: [70, 5, 3, 3], stride: 1, padding: 1, bias: true },
+  { x: [1, 70, 5, 5], w: [66, 70, 3, 3], stride: 1, padding: 1, bias: true },  // K = 630 on 2 tiles: split K in the forward
+  { x: [2, 6, 11, 10], w: [20, 6, 5, 5], stride: 3, padding: 2, bias: false }, // stride 3: 9 input-gradient phases of 2x2, 2x1, 1x1 taps
+  { x: [2, 4, 7, 7], w: [5, 4, 1, 1], stride: 2, padding: 0, bias: false },    // 1x1 stride 2: three phases have no taps (dx = 0 there)
 ];
 
 const transposeConfigs: Config[] = [
@@ -33,6 +39,27 @@ const transposeConfigs: Config[] = [
   { x: [1, 3, 3, 4], w: [3, 2, 2, 3], stride: 2, padding: 1, bias: true },    // non-square kernel
   { x: [2, 1, 2, 3], w: [1, 2, 4, 4], stride: 2, padding: 1, bias: false },
   { x: [2, 2, 8, 9], w: [2, 2, 4, 4], stride: 2, padding: 1, bias: true },    // reductions longer than a workgroup
+  { x: [1, 67, 5, 7], w: [67, 9, 4, 4], stride: 2, padding: 1, bias: true },   // GEMM tile edges, odd sizes
+];
+
+/**
+ * The layers of the 64x64 DCGAN (PyTorch's example) at batch 2 with ngf = ndf = 8 instead of 64 (the CPU
+ * reference and the CPU adapter are slow), nz = 100: G as transposed convs, D as convs.
+ */
+const dcganFeatures = 8;
+const dcganGenerator: Config[] = [
+  { x: [2, 100, 1, 1], w: [100, 8 * dcganFeatures, 4, 4], stride: 1, padding: 0, bias: false },  // 1 -> 4
+  { x: [2, 8 * dcganFeatures, 4, 4], w: [8 * dcganFeatures, 4 * dcganFeatures, 4, 4], stride: 2, padding: 1, bias: false },  // 4 -> 8
+  { x: [2, 4 * dcganFeatures, 8, 8], w: [4 * dcganFeatures, 2 * dcganFeatures, 4, 4], stride: 2, padding: 1, bias: false },  // 8 -> 16
+  { x: [2, 2 * dcganFeatures, 16, 16], w: [2 * dcganFeatures, dcganFeatures, 4, 4], stride: 2, padding: 1, bias: false },  // 16 -> 32
+  { x: [2, dcganFeatures, 32, 32], w: [dcganFeatures, 3, 4, 4], stride: 2, padding: 1, bias: false },  // 32 -> 64
+];
+const dcganDiscriminator: Config[] = [
+  { x: [2, 3, 64, 64], w: [dcganFeatures, 3, 4, 4], stride: 2, padding: 1, bias: false },  // 64 -> 32
+  { x: [2, dcganFeatures, 32, 32], w: [2 * dcganFeatures, dcganFeatures, 4, 4], stride: 2, padding: 1, bias: false },
+  { x: [2, 2 * dcganFeatures, 16, 16], w: [4 * dcganFeatures, 2 * dcganFeatures, 4, 4], stride: 2, padding: 1, bias: false },
+  { x: [2, 4 * dcganFeatures, 8, 8], w: [8 * dcganFeatures, 4 * dcganFeatures, 4, 4], stride: 2, padding: 1, bias: false },
+  { x: [2, 8 * dcganFeatures, 4, 4], w: [1, 8 * dcganFeatures, 4, 4], stride: 1, padding: 0, bias: false },  // 4 -> 1
 ];
 
 const tagOf = (c: Config, seed: number) =>
@@ -86,10 +113,10 @@ function expected(kind: Kind, c: Config, o: ConvOptions, yShape: readonly number
   };
 }
 
-/** The launchers: forward, dx, dw and db, each against the reference. */
-function kernelCase(kind: Kind, c: Config, seed: number): OpCase {
+/** The launchers with one kernel version: forward, dx, dw and db, each against the reference. */
+function kernelCase(kind: Kind, c: Config, seed: number, variant: gpu.ConvVariant): OpCase {
   const o: ConvOptions = { stride: c.stride, padding: c.padding };
-  const tag = tagOf(c, seed);
+  const tag = `${tagOf(c, seed)} ${variant}`;
   const { outputShape, gpu: launch } = ops[kind];
   return {
     name: `${kind} ${tag}`,
@@ -99,7 +126,8 @@ function kernelCase(kind: Kind, c: Config, seed: number): OpCase {
       const [y, dx, dw, db] = tidy(() => {
         const x = upload(d.x, c.x), w = upload(d.w, c.w), dy = upload(d.dy, yShape);
         const b = d.b ? upload(d.b, [yShape[1]]) : null;
-        return [launch.forward(x, w, b, o), launch.backwardInput(dy, w, c.x, o), launch.backwardWeight(x, dy, c.w, o), gpu.convBiasBackward(dy)];
+        return [launch.forward(x, w, b, o, variant), launch.backwardInput(dy, w, c.x, o, variant),
+          launch.backwardWeight(x, dy, c.w, o, variant), gpu.convBiasBackward(dy)];
       });
       const e = expected(kind, c, o, yShape, d);
       await compare(tag, [[`${kind} forward`, y, e.y], [`${kind} dx`, dx, e.dx], [`${kind} dw`, dw, e.dw], [`${kind} db`, db, e.db]]);
@@ -142,9 +170,15 @@ function autogradCase(kind: Kind, c: Config, seed: number): OpCase {
   };
 }
 
+const variants: gpu.ConvVariant[] = ['simple', 'gemm'];
+const bothVariants = (kind: Kind, configs: Config[], firstSeed: number) =>
+  configs.flatMap((c, k) => variants.map((v) => kernelCase(kind, c, firstSeed + k, v)));
+
 export const convCases: OpCase[] = [
-  ...convConfigs.map((c, k) => kernelCase('conv2d', c, 300 + k)),
-  ...transposeConfigs.map((c, k) => kernelCase('convTranspose2d', c, 400 + k)),
+  ...bothVariants('conv2d', convConfigs, 300),
+  ...bothVariants('convTranspose2d', transposeConfigs, 400),
+  ...bothVariants('convTranspose2d', dcganGenerator, 600),
+  ...bothVariants('conv2d', dcganDiscriminator, 700),
   autogradCase('conv2d', convConfigs[0], 500),
   autogradCase('conv2d', convConfigs[3], 501),
   autogradCase('convTranspose2d', transposeConfigs[1], 502),

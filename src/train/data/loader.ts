@@ -7,6 +7,13 @@
 import type { ImageCache } from './cache.ts';
 import { mixSeeds, mulberry32 } from '../../util/seeds.ts';
 
+/**
+ * Where the loader reads images from: the uint8 cache file in Node (ImageCache), or the page's
+ * in-memory copy of the same layout (web/dataset.ts). Only these members are used, so the loader and
+ * its shuffle run unchanged in the browser.
+ */
+export type ImageSource = Pick<ImageCache, 'count' | 'imageSize' | 'readImages'>;
+
 export interface BatchLoaderOptions {
   batchSize: number;
   seed: number;
@@ -27,7 +34,7 @@ export class BatchLoader {
   private shuffledEpoch = -1;
   private shuffledOrder: Uint32Array = new Uint32Array(0);
 
-  constructor(readonly cache: ImageCache, { batchSize, seed, dropLast = true }: BatchLoaderOptions) {
+  constructor(readonly cache: ImageSource, { batchSize, seed, dropLast = true }: BatchLoaderOptions) {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size must be a positive integer, got ${batchSize}`);
     if (dropLast && batchSize > cache.count) {
       throw new Error(`batch size ${batchSize} is larger than the ${cache.count} images in the cache: every batch would be dropped`);

@@ -3,24 +3,12 @@
 // (the cache hash and the seeded shuffle both depend on that order).
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { globToRegExp } from './glob.ts';
 
 /** Extensions we decode, compared in lower case (Kaggle's set mixes `.jpg` and `.JPG`). */
 const imageExtensions = new Set(['.jpg', '.jpeg', '.png']);
 
-/**
- * Turns a file-name glob into a regular expression: `*` is any run of characters, `?` is one
- * character, everything else is literal. The match is on the whole name, case-sensitively,
- * and never crosses a `/` because it only ever sees the base name.
- */
-export function globToRegExp(glob: string): RegExp {
-  let source = '';
-  for (const character of glob) {
-    if (character === '*') source += '.*';
-    else if (character === '?') source += '.';
-    else source += character.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${source}$`, 's');
-}
+export { globToRegExp } from './glob.ts';
 
 /**
  * All JPEG/PNG files under `dir` (recursively), as absolute paths sorted by code unit (not by

@@ -1,0 +1,125 @@
+// `npm run bench -- [options]`: the benchmark of bench/core.ts on this machine's WebGPU adapter (Dawn in
+// Node), or with --browser in headless Chromium through test/browser/server.ts. Prints the tables and
+// writes the full result as JSON (default bench/last-run.json, git-ignored).
+//
+//   --batch 8,16          batch sizes                    --image-size 64    --ngf 64 --ndf 64 --nz 100
+//   --kernels conv,iteration,ceilings,peer (sections; default ceilings,conv,iteration)
+//   --repeat 5            timed calls per measurement    --peer-repeat 1    timed TF.js iterations
+//   --sgemm-size 1024     --copy-mb 64                   --json FILE        --browser
+//   --timeout-min 60      (browser only) how long the page may run
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire, register } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_OPTIONS, SECTIONS, runBench, type BenchOptions, type BenchResult, type Section } from './core.ts';
+import { formatReport } from './report.ts';
+
+const { values } = parseArgs({
+  options: {
+    batch: { type: 'string' },
+    'image-size': { type: 'string' },
+    ngf: { type: 'string' },
+    ndf: { type: 'string' },
+    nz: { type: 'string' },
+    kernels: { type: 'string' },
+    repeat: { type: 'string' },
+    'peer-repeat': { type: 'string' },
+    'sgemm-size': { type: 'string' },
+    'copy-mb': { type: 'string' },
+    json: { type: 'string', default: 'bench/last-run.json' },
+    browser: { type: 'boolean', default: false },
+    'timeout-min': { type: 'string', default: '60' },
+  },
+});
+
+function positiveInteger(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const v = Number(text);
+  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer, got '${text}'`);
+  return v;
+}
+
+function parseOptions(): BenchOptions {
+  const d = DEFAULT_OPTIONS;
+  const batches = values.batch === undefined ? d.batches : values.batch.split(',').map((b) => positiveInteger('batch', b.trim(), 0));
+  const sections = values.kernels === undefined ? d.sections : values.kernels.split(',').map((s) => s.trim());
+  for (const s of sections) {
+    if (!SECTIONS.includes(s as Section)) throw new Error(`--kernels: unknown section '${s}' (choose from ${SECTIONS.join(', ')})`);
+  }
+  const sgemmSize = positiveInteger('sgemm-size', values['sgemm-size'], d.sgemmSize);
+  if (sgemmSize % 64) throw new Error(`--sgemm-size must be a multiple of 64, got ${sgemmSize}`);
+  return {
+    batches, sections: sections as Section[], sgemmSize,
+    imageSize: positiveInteger('image-size', values['image-size'], d.imageSize),
+    ngf: positiveInteger('ngf', values.ngf, d.ngf),
+    ndf: positiveInteger('ndf', values.ndf, d.ndf),
+    nz: positiveInteger('nz', values.nz, d.nz),
+    repeat: positiveInteger('repeat', values.repeat, d.repeat),
+    peerRepeat: positiveInteger('peer-repeat', values['peer-repeat'], d.peerRepeat),
+    copyMegabytes: positiveInteger('copy-mb', values['copy-mb'], d.copyMegabytes),
+  };
+}
+
+const machine = () => `${os.cpus().length} CPU cores (${os.cpus()[0]?.model ?? 'unknown'}), load average ${os.loadavg()[0].toFixed(2)} at start`;
+
+/** Dawn in this process; TF.js gets its own navigator.gpu from a second Dawn instance, kept alive here. */
+async function runInNode(options: BenchOptions): Promise<BenchResult> {
+  const { nodeDevice, closeDevice } = await import('../src/node/webgpu.ts');
+  const { adapterLine } = await import('../src/gpu/device.ts');
+  const { adapter } = await nodeDevice({ quiet: true });
+  let peerGpu: GPU | null = null;
+  if (options.sections.includes('peer') && !(globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu) {
+    register('./tfjs-node-hooks.mjs', import.meta.url); // TF.js's ES module build, with its gradients
+    // that build still calls require('util') on Node, which an ES module scope lacks
+    (globalThis as { require?: NodeJS.Require }).require ??= createRequire(import.meta.url);
+    const { create } = await import('webgpu');
+    peerGpu = create([]); // after nodeDevice(), so it sees the same Vulkan driver (lavapipe when there is no GPU)
+    Object.defineProperty(globalThis, 'navigator', { value: { gpu: peerGpu }, configurable: true, writable: true });
+  }
+  try {
+    return await runBench(options, adapterLine(adapter), `Node ${process.version} + Dawn (npm webgpu); ${machine()}`, console.log);
+  } finally {
+    if (options.sections.includes('peer')) await import('./peer-tfjs.ts').then((peer) => peer.closeTfjs(), () => undefined);
+    await closeDevice();
+    peerGpu = null;
+  }
+}
+
+/** The same core in headless Chromium: bench/browser/main.ts runs it and publishes window.__bench. */
+async function runInBrowser(options: BenchOptions, timeoutMinutes: number): Promise<BenchResult> {
+  const { openPage } = await import('../test/browser/server.ts');
+  const query = encodeURIComponent(JSON.stringify({ options, machine: machine() }));
+  const opened = await openPage(`/bench/browser/index.html?config=${query}`, {
+    onLog: (line) => console.log(line.replace(/^console\.log: /, '')),
+    loadTimeoutMs: 120_000,
+  });
+  try {
+    // short polls rather than one long waitForFunction: puppeteer drops any single call after 180 s
+    const deadline = Date.now() + timeoutMinutes * 60_000;
+    while (!(await opened.page.evaluate(() => window.__bench?.done === true))) {
+      if (Date.now() > deadline) throw new Error(`the browser benchmark did not finish in ${timeoutMinutes} minutes (--timeout-min)`);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    const state = (await opened.page.evaluate(() => window.__bench!)) as NonNullable<Window['__bench']>;
+    if (state.error || !state.result) throw new Error(`the browser benchmark failed: ${state.error ?? 'no result'}`);
+    return state.result;
+  } finally {
+    await opened.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions();
+  const result = values.browser ? await runInBrowser(options, Number(values['timeout-min'])) : await runInNode(options);
+  console.log(`\n${formatReport(result)}`);
+  const file = path.resolve(values.json!);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  console.log(`\nwrote ${path.relative(process.cwd(), file)}`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exitCode = 1;
+});

@@ -1,0 +1,303 @@
+// The benchmark itself, shared by the Node command (bench/bench.ts) and the browser page
+// (bench/browser/main.ts): no Node imports here. The caller opens the device, calls runBench and
+// prints or saves the result. Sections:
+//   ceilings   SGEMM GFLOP/s and buffer-copy GB/s of this adapter (bench/ceilings.ts)
+//   conv       every conv and transposed-conv layer of the DCGAN: forward, input gradient, weight gradient
+//   iteration  GanTraining.step on a synthetic batch: ms/iter, images/s, top kernels, GPU bytes
+//   peer       the same iteration in TF.js's WebGPU backend (bench/peer-tfjs.ts), and ours/TF.js
+import * as conv from '../src/kernels/conv.ts';
+import { conv2dOutputShape, convTranspose2dOutputShape, type ConvOptions } from '../src/kernels/conv-shapes.ts';
+import { gpu, sync } from '../src/gpu/context.ts';
+import { byKernel, profiler } from '../src/gpu/profiler.ts';
+import { tidy, type Shape, type Tensor } from '../src/autograd/tensor.ts';
+import { randomNormal } from '../src/kernels/random.ts';
+import { Conv2d, ConvTranspose2d } from '../src/model/layers.ts';
+import { Discriminator, Generator, seedStream, type DcganConfig } from '../src/model/dcgan.ts';
+import { GanTraining } from '../src/train/gan.ts';
+import { measureCeilings, type Ceilings } from './ceilings.ts';
+import { timeDispatches } from './timing.ts';
+
+export const SECTIONS = ['ceilings', 'conv', 'iteration', 'peer'] as const;
+export type Section = (typeof SECTIONS)[number];
+
+export interface BenchOptions {
+  batches: number[];
+  imageSize: number;
+  ngf: number;
+  ndf: number;
+  nz: number;
+  sections: Section[];
+  /** timed calls per measurement (after one warm-up call) */
+  repeat: number;
+  /** timed TF.js iterations (after one warm-up iteration): TF.js on a CPU adapter is very slow */
+  peerRepeat: number;
+  /** square SGEMM size for the compute ceiling (a multiple of 64) */
+  sgemmSize: number;
+  copyMegabytes: number;
+}
+
+export const DEFAULT_OPTIONS: BenchOptions = {
+  batches: [8],
+  imageSize: 64,
+  ngf: 64,
+  ndf: 64,
+  nz: 100,
+  sections: ['ceilings', 'conv', 'iteration'],
+  repeat: 5,
+  peerRepeat: 1,
+  sgemmSize: 1024,
+  copyMegabytes: 64,
+};
+
+export type Pass = 'forward' | 'input grad' | 'weight grad';
+
+export interface LayerResult {
+  batch: number;
+  /** e.g. "G.main.3 ConvT 128→64 4→8" */
+  layer: string;
+  pass: Pass;
+  /** the conv version forced for this measurement */
+  variant: conv.ConvVariant;
+  /** whether the launchers' own choice ('auto', what training runs) is this variant at this shape */
+  auto: boolean;
+  ms: number;
+  gpuMs: number | null;
+  wallMs: number;
+  gflops: number;
+  gbps: number;
+  /** fractions of the SGEMM and copy ceilings (null without the ceilings section) */
+  ofSgemm: number | null;
+  ofCopy: number | null;
+  /** the kernels that ran, `file:entry` */
+  kernels: string[];
+}
+
+export interface IterationResult {
+  batch: number;
+  msPerIter: number;
+  imagesPerSecond: number;
+  /** GPU time of all the profiled passes per iteration (null without timestamps) */
+  gpuMsPerIter: number | null;
+  dispatchesPerIter: number;
+  /** share of the GPU time (or of the dispatches, without timestamps) per kernel, largest first */
+  topKernels: { kernel: string; share: number; msPerIter: number; countPerIter: number }[];
+  /** bytes of GPU buffers the engine allocated for this run (model, optimizer state, activations) */
+  bytesAllocated: number;
+}
+
+export interface PeerResult {
+  batch: number;
+  peer: string;
+  /** TF.js ms per iteration, null when it could not run */
+  peerMsPerIter: number | null;
+  oursMsPerIter: number | null;
+  /** ours / TF.js: below 1 means ours is faster */
+  ratio: number | null;
+  error: string | null;
+}
+
+export interface BenchResult {
+  adapter: string;
+  timestamps: boolean;
+  date: string;
+  environment: string;
+  options: BenchOptions;
+  ceilings: Ceilings | null;
+  layers: LayerResult[];
+  iterations: IterationResult[];
+  peer: PeerResult[];
+}
+
+const modelConfig = (o: BenchOptions): DcganConfig => ({ imageSize: o.imageSize, nz: o.nz, ngf: o.ngf, ndf: o.ndf, nc: 3 });
+const sizeOf = (s: Shape) => s.reduce((a, b) => a * b, 1);
+
+/** One conv or transposed-conv layer of the model at a batch size, in its own (not conv) geometry. */
+export interface ConvLayerShape {
+  name: string;
+  transposed: boolean;
+  x: Shape;
+  w: Shape;
+  y: Shape;
+  options: ConvOptions;
+  /** multiply-adds of one pass (the same for forward and both gradients) */
+  macs: number;
+}
+
+/** The conv layers of G and D, with input shapes found by walking the layers from G's noise and D's image. */
+export function convLayerShapes(config: DcganConfig, batch: number): ConvLayerShape[] {
+  const seeds = seedStream(1);
+  const models = [
+    { tag: 'G', model: new Generator(config, seeds), input: [batch, config.nz, 1, 1] },
+    { tag: 'D', model: new Discriminator(config, seeds), input: [batch, config.nc, config.imageSize, config.imageSize] },
+  ];
+  const shapes: ConvLayerShape[] = [];
+  for (const { tag, model, input } of models) {
+    let x: Shape = input;
+    model.layers.forEach((layer, i) => {
+      if (!(layer instanceof Conv2d || layer instanceof ConvTranspose2d)) return;
+      const transposed = layer instanceof ConvTranspose2d;
+      const w = layer.weight.shape;
+      const y = transposed ? convTranspose2dOutputShape(x, w, layer.options) : conv2dOutputShape(x, w, layer.options);
+      // conv: every output takes C·KH·KW inputs; transposed conv: every input feeds O·KH·KW outputs
+      const macs = transposed ? sizeOf(x) * w[1] * w[2] * w[3] : sizeOf(y) * w[1] * w[2] * w[3];
+      const name = `${tag}.main.${i} ${transposed ? 'ConvT' : 'Conv'} ${x[1]}→${y[1]} ${x[2]}→${y[2]}`;
+      shapes.push({ name, transposed, x, w, y, options: layer.options, macs });
+      x = y;
+    });
+    model.dispose();
+  }
+  return shapes;
+}
+
+/** The versions src/kernels/conv.ts can be forced to use (its `variant` argument); 'auto' picks one per shape. */
+export const CONV_VARIANTS: conv.ConvVariant[] = ['simple', 'gemm'];
+
+/** The three passes of one layer through the launchers of src/kernels/conv.ts; no variant = the launcher's own choice. */
+function passes(l: ConvLayerShape, x: Tensor, w: Tensor, dy: Tensor, variant?: conv.ConvVariant): [Pass, () => void][] {
+  const o = l.options;
+  if (l.transposed) {
+    return [
+      ['forward', () => void conv.convTranspose2dForward(x, w, null, o, variant)],
+      ['input grad', () => void conv.convTranspose2dBackwardInput(dy, w, l.x, o, variant)],
+      ['weight grad', () => void conv.convTranspose2dBackwardWeight(x, dy, l.w, o, variant)],
+    ];
+  }
+  return [
+    ['forward', () => void conv.conv2dForward(x, w, null, o, variant)],
+    ['input grad', () => void conv.conv2dBackwardInput(dy, w, l.x, o, variant)],
+    ['weight grad', () => void conv.conv2dBackwardWeight(x, dy, l.w, o, variant)],
+  ];
+}
+
+/** The kernels one untimed call dispatches (profiler counts only): tells which variant 'auto' picks. */
+async function kernelsOf(record: () => void): Promise<string> {
+  profiler.enable();
+  try {
+    tidy(record);
+    return (await profiler.read()).map((k) => k.kernel).sort().join(',');
+  } finally {
+    profiler.disable();
+    profiler.reset();
+  }
+}
+
+async function benchLayers(o: BenchOptions, batch: number, ceilings: Ceilings | null, log: (s: string) => void): Promise<LayerResult[]> {
+  const results: LayerResult[] = [];
+  for (const l of convLayerShapes(modelConfig(o), batch)) {
+    const x = randomNormal(l.x, 0, 1, 11);
+    const w = randomNormal(l.w, 0, 0.02, 12);
+    const dy = randomNormal(l.y, 0, 1, 13);
+    const bytes = 4 * (sizeOf(l.x) + sizeOf(l.w) + sizeOf(l.y)); // each pass reads two of these and writes the third
+    const autoKernels: string[] = [];
+    for (const [, record] of passes(l, x, w, dy)) autoKernels.push(await kernelsOf(record)); // one at a time: one profiler
+    for (const variant of CONV_VARIANTS) {
+      for (const [index, [pass, record]] of passes(l, x, w, dy, variant).entries()) {
+        const t = await timeDispatches(() => tidy(record), o.repeat);
+        const kernels = [...new Set(t.kernels.map((k) => k.kernel))].sort();
+        const gflops = (2 * l.macs) / (t.ms * 1e6);
+        const gbps = bytes / (t.ms * 1e6);
+        results.push({
+          batch, layer: l.name, pass, variant, auto: kernels.join(',') === autoKernels[index], ms: t.ms, gpuMs: t.gpuMs, wallMs: t.wallMs, gflops, gbps,
+          ofSgemm: ceilings ? gflops / ceilings.sgemm.gflops : null,
+          ofCopy: ceilings ? gbps / ceilings.copy.gbps : null,
+          kernels,
+        });
+        log(`  batch ${batch} ${l.name} ${pass} [${variant}]: ${t.ms.toFixed(3)} ms, ${gflops.toFixed(2)} GFLOP/s`);
+      }
+    }
+    for (const t of [x, w, dy]) t.dispose();
+  }
+  return results;
+}
+
+/** Destroy the pooled free buffers so the next section's allocation count starts from zero. */
+async function drainPool(): Promise<void> {
+  await sync();
+  const c = gpu();
+  for (const [size, list] of c.freeBuffers) {
+    for (const b of list) {
+      b.destroy();
+      c.bytesAllocated -= size;
+    }
+  }
+  c.freeBuffers.clear();
+}
+
+/** A synthetic batch of images in [−1, 1]: the iteration's cost does not depend on the pixels. */
+function syntheticImages(n: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.sin(i * 12.9898) * 0.9;
+  return out;
+}
+
+async function benchIteration(o: BenchOptions, batch: number, log: (s: string) => void): Promise<IterationResult> {
+  await drainPool();
+  const before = gpu().bytesAllocated;
+  const training = new GanTraining({ model: modelConfig(o), batchSize: batch, lr: 2e-4, beta1: 0.5, seed: 1 }, 1);
+  const images = syntheticImages(batch * 3 * o.imageSize ** 2);
+  await training.step(images); // the second warm-up (timeDispatches does one more) reaches the steady state
+  const t = await timeDispatches(async () => void (await training.step(images)), o.repeat);
+  const bytesAllocated = gpu().bytesAllocated - before;
+  training.dispose();
+  await drainPool();
+  const kernels = byKernel(t.kernels);
+  const total = profiler.hasTimestamps ? kernels.reduce((s, k) => s + k.totalMs, 0) : kernels.reduce((s, k) => s + k.count, 0);
+  const topKernels = kernels.map((k) => ({
+    kernel: k.kernel,
+    share: (profiler.hasTimestamps ? k.totalMs : k.count) / total,
+    msPerIter: k.totalMs / o.repeat,
+    countPerIter: k.count / o.repeat,
+  }));
+  const result: IterationResult = {
+    batch, msPerIter: t.wallMs, imagesPerSecond: batch / (t.wallMs / 1000), gpuMsPerIter: t.gpuMs,
+    dispatchesPerIter: t.dispatches, topKernels, bytesAllocated,
+  };
+  log(`  batch ${batch} iteration: ${t.wallMs.toFixed(1)} ms/iter, ${result.imagesPerSecond.toFixed(1)} images/s`);
+  return result;
+}
+
+async function benchPeer(o: BenchOptions, batch: number, ours: IterationResult | undefined, log: (s: string) => void): Promise<PeerResult> {
+  const oursMs = ours?.msPerIter ?? null;
+  try {
+    const { runTfjsIteration } = await import('./peer-tfjs.ts');
+    const peer = await runTfjsIteration(modelConfig(o), batch, o.peerRepeat, log);
+    return { batch, peer: peer.name, peerMsPerIter: peer.msPerIter, oursMsPerIter: oursMs, ratio: oursMs === null ? null : oursMs / peer.msPerIter, error: null };
+  } catch (e) {
+    const error = e instanceof Error ? e.message : String(e);
+    log(`  batch ${batch} TF.js peer failed: ${error}`);
+    return { batch, peer: 'TF.js webgpu', peerMsPerIter: null, oursMsPerIter: oursMs, ratio: null, error };
+  }
+}
+
+export async function runBench(options: BenchOptions, adapter: string, environment: string, log: (s: string) => void = () => undefined): Promise<BenchResult> {
+  const o = options;
+  const has = (s: Section) => o.sections.includes(s);
+  const result: BenchResult = {
+    adapter, timestamps: profiler.hasTimestamps, date: new Date().toISOString(), environment, options: o,
+    ceilings: null, layers: [], iterations: [], peer: [],
+  };
+  log(`${adapter}; GPU timestamps: ${result.timestamps ? 'yes' : 'no (wall time instead)'}`);
+  if (has('ceilings')) {
+    log('ceilings…');
+    result.ceilings = await measureCeilings(o.sgemmSize, o.copyMegabytes, o.repeat);
+    log(`  sgemm ${o.sgemmSize}: ${result.ceilings.sgemm.gflops.toFixed(2)} GFLOP/s; copy ${o.copyMegabytes} MB: ${result.ceilings.copy.gbps.toFixed(2)} GB/s`);
+  }
+  for (const batch of o.batches) {
+    if (has('conv')) {
+      log(`conv layers, batch ${batch}…`);
+      result.layers.push(...(await benchLayers(o, batch, result.ceilings, log)));
+    }
+    let iteration: IterationResult | undefined;
+    if (has('iteration') || has('peer')) {
+      log(`training iteration, batch ${batch}…`);
+      iteration = await benchIteration(o, batch, log);
+      result.iterations.push(iteration);
+    }
+    if (has('peer')) {
+      log(`TF.js peer, batch ${batch}…`);
+      result.peer.push(await benchPeer(o, batch, iteration, log));
+    }
+  }
+  await drainPool();
+  return result;
+}

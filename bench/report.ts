@@ -1,0 +1,56 @@
+// The benchmark result as terminal tables (also pasted into bench/RESULTS.md). No Node imports.
+import type { BenchResult } from './core.ts';
+
+/** A Markdown table: columns whose cells are all numbers (or '–', '%') right-aligned, text left-aligned. */
+function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const numeric = headers.map((_, i) => rows.length > 0 && rows.every((r) => /^[-–\d.,%x³ ]*( ?[A-Za-z/]+)?$/.test(r[i]) && /\d|–/.test(r[i])));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (numeric[i] ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
+  return [line(headers), rule, ...rows.map(line)].join('\n');
+}
+
+const fixed = (v: number | null, digits: number) => (v === null || !Number.isFinite(v) ? '–' : v.toFixed(digits));
+const percent = (v: number | null) => (v === null ? '–' : `${(100 * v).toFixed(1)}%`);
+const megabytes = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
+
+export function formatReport(r: BenchResult): string {
+  const o = r.options;
+  const out: string[] = [
+    r.adapter,
+    `${r.environment}; ${r.date}; GPU timestamps: ${r.timestamps ? 'yes' : 'no (wall time)'}`,
+    `model ${o.imageSize}x${o.imageSize}, nz ${o.nz}, ngf ${o.ngf}, ndf ${o.ndf}; batches ${o.batches.join(', ')}; repeat ${o.repeat}`,
+  ];
+  if (r.ceilings) {
+    const { sgemm, copy } = r.ceilings;
+    out.push('', 'Ceilings', table(['measure', 'size', 'ms', 'rate'], [
+      ['SGEMM (bench/sgemm.wgsl)', `${sgemm.size}³`, fixed(sgemm.timing.ms, 3), `${fixed(sgemm.gflops, 2)} GFLOP/s`],
+      ['copyBufferToBuffer', `${copy.megabytes} MB`, fixed(copy.ms, 3), `${fixed(copy.gbps, 2)} GB/s`],
+    ]));
+  }
+  if (r.layers.length) {
+    out.push('', 'Conv layers (ms = GPU time per call; GFLOP/s = 2·MACs; GB/s = bytes of inputs + output; * = what auto picks)', table(
+      ['batch', 'layer', 'pass', 'variant', 'ms', 'GFLOP/s', 'GB/s', '% SGEMM', '% copy'],
+      r.layers.map((l) => [String(l.batch), l.layer, l.pass, `${l.variant}${l.auto ? ' *' : ''}`, fixed(l.ms, 3), fixed(l.gflops, 2), fixed(l.gbps, 2), percent(l.ofSgemm), percent(l.ofCopy)]),
+    ));
+  }
+  if (r.iterations.length) {
+    out.push('', 'Whole iteration (GanTraining.step, wall time after warm-up)', table(
+      ['batch', 'ms/iter', 'images/s', 'GPU ms/iter', 'dispatches/iter', 'GPU memory'],
+      r.iterations.map((i) => [String(i.batch), fixed(i.msPerIter, 1), fixed(i.imagesPerSecond, 1), fixed(i.gpuMsPerIter, 1), fixed(i.dispatchesPerIter, 0), megabytes(i.bytesAllocated)]),
+    ));
+    for (const i of r.iterations) {
+      out.push('', `Top kernels, batch ${i.batch} (share of ${r.timestamps ? 'GPU time' : 'dispatches'})`, table(
+        ['kernel', 'share', 'ms/iter', 'calls/iter'],
+        i.topKernels.slice(0, 10).map((k) => [k.kernel, percent(k.share), fixed(r.timestamps ? k.msPerIter : null, 2), fixed(k.countPerIter, 0)]),
+      ));
+    }
+  }
+  if (r.peer.length) {
+    out.push('', 'Peer: the same iteration in TF.js (ratio = ours / TF.js; below 1: ours is faster)', table(
+      ['batch', 'peer', 'TF.js ms/iter', 'ours ms/iter', 'ratio'],
+      r.peer.map((p) => [String(p.batch), p.error ? `${p.peer} (failed: ${p.error.slice(0, 60)})` : p.peer, fixed(p.peerMsPerIter, 1), fixed(p.oursMsPerIter, 1), fixed(p.ratio, 3)]),
+    ));
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,124 @@
+// Launchers for shaders/conv2d_gemm.wgsl: the implicit-GEMM versions of the three conv passes, in conv
+// geometry (x: conv input, w [O, C, KH, KW], y: conv output), plus the split-K reduction
+// (shaders/split_k_reduce.wgsl). src/kernels/conv.ts decides per shape whether these or the simple kernels run.
+import code from '../../shaders/conv2d_gemm.wgsl?raw';
+import reduceCode from '../../shaders/split_k_reduce.wgsl?raw';
+import skinnyCode from '../../shaders/conv2d_skinny.wgsl?raw';
+import { Kernel, grid1d, type Binding } from '../gpu/kernel.ts';
+import { Tensor, shapeText, type Shape } from '../autograd/tensor.ts';
+import type { ConvOptions } from './conv-shapes.ts';
+
+const file = 'shaders/conv2d_gemm.wgsl';
+const kernels = {
+  forward: new Kernel(file, code, 'conv2d_gemm_forward'),
+  backwardInput: new Kernel(file, code, 'conv2d_gemm_backward_input'),
+  backwardWeight: new Kernel(file, code, 'conv2d_gemm_backward_weight'),
+  reduce: new Kernel('shaders/split_k_reduce.wgsl', reduceCode, 'split_k_reduce'),
+  skinnyBackwardInput: new Kernel('shaders/conv2d_skinny.wgsl', skinnyCode, 'conv2d_skinny_backward_input'),
+};
+
+/** At most this many x channels, the input gradient skips the 64-row tiles (shaders/conv2d_skinny.wgsl). */
+export const SKINNY_CHANNELS = 4;
+
+/** Output tile of one workgroup (both sides), as in the shader. */
+export const TILE = 64;
+
+/**
+ * Split K when the output has fewer than `targetWorkgroups` tiles, in chunks of at least `minChunk` k.
+ * 256 workgroups keep a large GPU busy; a CPU adapter needs far fewer, but splitting costs it little.
+ */
+export const splitK = { targetWorkgroups: 256, minChunk: 256, maxSplits: 64 };
+
+export function splitsFor(workgroups: number, kTotal: number): number {
+  const wanted = Math.ceil(splitK.targetWorkgroups / Math.max(workgroups, 1));
+  return Math.max(1, Math.min(wanted, Math.floor(kTotal / splitK.minChunk), splitK.maxSplits));
+}
+
+const tiles = (n: number) => Math.ceil(n / TILE);
+const describe = (...shapes: Shape[]) => ` ${shapes.map(shapeText).join(' ')}`;
+
+interface GemmLaunch {
+  kernel: Kernel;
+  what: string;
+  inputs: Record<string, Binding>;
+  outShape: Shape;
+  geometry: Record<string, number>;  // the conv geometry members of Params
+  bias: Tensor | null;               // per output channel (dim 1 of outShape)
+  grid: [number, number];            // tiles along N, along M
+  phases: number;                    // grid z before splitting (s² for the input gradient, else 1)
+  kTotal: number;                    // the longest K of any phase
+}
+
+/** One GEMM dispatch, or with split K a dispatch into partial sums plus the reduction. */
+function gemm(l: GemmLaunch): Tensor {
+  const out = Tensor.empty(l.outShape, l.what);
+  const bias = l.bias ?? Object.values(l.inputs)[0];  // bound but unread without a bias
+  const hasBias = l.bias ? 1 : 0;
+  const splits = splitsFor(l.grid[0] * l.grid[1] * l.phases, l.kTotal);
+  const shapes = describe(...Object.values(l.inputs).map((t) => (t as Tensor).shape), l.outShape);
+  if (splits === 1) {
+    l.kernel.dispatch({ ...l.inputs, bias, out }, { ...l.geometry, has_bias: hasBias, count: out.size, splits }, [...l.grid, l.phases], shapes);
+    return out;
+  }
+  const partial = Tensor.empty([splits, out.size], `${l.what} (split-K partial sums)`);
+  l.kernel.dispatch({ ...l.inputs, bias, out: partial }, { ...l.geometry, has_bias: 0, count: out.size, splits },
+    [...l.grid, l.phases * splits], `${shapes} split ${splits}`);
+  const [, channels, h, w] = l.outShape;
+  kernels.reduce.dispatch({ partial, bias, out }, { count: out.size, splits, has_bias: hasBias, channels, plane: h * w },
+    grid1d(out.size, 256), shapes);
+  partial.dispose();
+  return out;
+}
+
+function geometry(xShape: Shape, wShape: Shape, yShape: Shape, o: ConvOptions) {
+  return {
+    batch: xShape[0], in_channels: xShape[1], in_height: xShape[2], in_width: xShape[3],
+    out_channels: yShape[1], out_height: yShape[2], out_width: yShape[3],
+    kernel_height: wShape[2], kernel_width: wShape[3], stride: o.stride, padding: o.padding,
+  };
+}
+
+/** y = conv2d(x, w) (+ bias[o]):  M = O, N = batch·OH·OW, K = C·KH·KW. */
+export function gemmForward(x: Tensor, w: Tensor, bias: Tensor | null, yShape: Shape, o: ConvOptions): Tensor {
+  const [batch, outChannels, outHeight, outWidth] = yShape;
+  return gemm({
+    kernel: kernels.forward, what: 'conv2d output', inputs: { x, weight: w }, outShape: yShape,
+    geometry: geometry(x.shape, w.shape, yShape, o), bias,
+    grid: [tiles(batch * outHeight * outWidth), tiles(outChannels)], phases: 1, kTotal: w.shape[1] * w.shape[2] * w.shape[3],
+  });
+}
+
+/**
+ * dx = the transposed conv of dy with w (+ bias[c]), one dense GEMM per output phase (sub-pixel):
+ * M = C, N = batch·⌈H/s⌉·⌈W/s⌉, K = O·⌈KH/s⌉·⌈KW/s⌉ (the largest phase; the others mask).
+ * With C ≤ SKINNY_CHANNELS the skinny kernel (one thread per pixel, all channels) does the same sums.
+ */
+export function gemmBackwardInput(dy: Tensor, w: Tensor, bias: Tensor | null, xShape: Shape, o: ConvOptions): Tensor {
+  const [batch, channels, height, width] = xShape;
+  const [outChannels, , kh, kw] = w.shape;
+  const s = o.stride;
+  const up = (a: number) => Math.ceil(a / s);
+  if (channels <= SKINNY_CHANNELS) {
+    const dx = Tensor.empty(xShape, 'conv2d input gradient');
+    const params = { ...geometry(xShape, w.shape, dy.shape, o), has_bias: bias ? 1 : 0, count: dx.size, splits: 1 };
+    kernels.skinnyBackwardInput.dispatch({ grad_y: dy, weight: w, bias: bias ?? w, out: dx }, params,
+      [Math.ceil((batch * up(height) * up(width)) / 256), Math.ceil(channels / 4), s * s], describe(dy.shape, w.shape));
+    return dx;
+  }
+  return gemm({
+    kernel: kernels.backwardInput, what: 'conv2d input gradient', inputs: { grad_y: dy, weight: w }, outShape: xShape,
+    geometry: geometry(xShape, w.shape, dy.shape, o), bias,
+    grid: [tiles(batch * up(height) * up(width)), tiles(channels)], phases: s * s, kTotal: outChannels * up(kh) * up(kw),
+  });
+}
+
+/** dw[o,c,i,j] = Σ_{n,oy,ox} dy[n,o,oy,ox] x[n,c,oy·s−p+i,ox·s−p+j]:  M = O, N = C·KH·KW, K = batch·OH·OW (split). */
+export function gemmBackwardWeight(x: Tensor, dy: Tensor, wShape: Shape, o: ConvOptions): Tensor {
+  const [outChannels, channels, kh, kw] = wShape;
+  const [batch, , outHeight, outWidth] = dy.shape;
+  return gemm({
+    kernel: kernels.backwardWeight, what: 'conv2d weight gradient', inputs: { x, grad_y: dy }, outShape: wShape,
+    geometry: geometry(x.shape, wShape, dy.shape, o), bias: null,
+    grid: [tiles(channels * kh * kw), tiles(outChannels)], phases: 1, kTotal: batch * outHeight * outWidth,
+  });
+}

@@ -1,0 +1,128 @@
+// Serving the repository with Vite and driving headless Chromium through puppeteer-core: shared by the
+// browser tests (test/browser/server.ts) and `npm run train:chrome` (src/train/cli/train-chrome.ts).
+//
+// WebGPU in headless Chromium: `--enable-unsafe-webgpu` is the one flag needed; without a GPU, Chromium
+// falls back to SwiftShader (Vulkan on the CPU) and reports the adapter "google / swiftshader".
+// navigator.gpu exists in every secure context (http://127.0.0.1 is one), with or without the flag;
+// without it requestAdapter() returns null.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import puppeteer, { type Browser } from 'puppeteer-core';
+import { createServer, type Plugin, type ViteDevServer } from 'vite';
+
+export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+
+/** The Chromium binary: $CHROMIUM_PATH, else /usr/bin/chromium; null when neither exists. */
+export function chromiumPath(): string | null {
+  const candidates = process.env.CHROMIUM_PATH ? [process.env.CHROMIUM_PATH] : ['/usr/bin/chromium', '/usr/bin/chromium-browser'];
+  return candidates.find((p) => existsSync(p)) ?? null;
+}
+
+/**
+ * The machine has no network: without the background-networking flags Chromium keeps retrying
+ * connections it cannot make (component updates, sync, QUIC probes).
+ */
+const QUIET_FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+  '--disable-default-apps',
+];
+
+export interface OpenPageOptions {
+  /** launch with --enable-unsafe-webgpu (default true); false gives a page whose requestAdapter() is null */
+  webgpu?: boolean;
+  /** the Chromium binary (default chromiumPath()) */
+  chromium?: string;
+  /** more Chromium flags; $CHROMIUM_FLAGS (space separated) is appended too */
+  args?: string[];
+  /** runs in the page before any of its scripts (puppeteer's evaluateOnNewDocument) */
+  beforeLoad?: () => void;
+  /** gets each console message, page error and failed request as one line (they are kept in `log` too) */
+  onLog?: (line: string) => void;
+  /** how long page.goto may take, ms (default 60 s: the first load compiles the engine with Vite) */
+  loadTimeoutMs?: number;
+  /** false: the caller handles Ctrl-C (puppeteer's own handler would kill the browser and exit at once) */
+  handleSIGINT?: boolean;
+}
+
+/** A port the OS says is free now (Vite reads port 0 as "its default, 5173", which a developer's own server may hold). */
+async function freePort(): Promise<number> {
+  const probe = createNetServer();
+  await new Promise<void>((done, fail) => probe.once('error', fail).listen(0, '127.0.0.1', done));
+  const address = probe.address();
+  await new Promise((done) => probe.close(done));
+  if (!address || typeof address === 'string') throw new Error('could not find a free TCP port');
+  return address.port;
+}
+
+/**
+ * A Vite dev server rooted at the repository, on 127.0.0.1 and a free port, without HMR.
+ * `entries`: the HTML pages to scan for dependencies (relative to the repository root); `plugins`: e.g. one
+ * whose configureServer adds an API in front of Vite's own middlewares.
+ */
+export async function startServer(
+  entries: string[] = ['test/browser/index.html'],
+  plugins: Plugin[] = [],
+): Promise<{ server: ViteDevServer; origin: string; close: () => Promise<void> }> {
+  // Our own dependency cache, so parallel runs (and the web build) never rewrite one another's.
+  const cacheDir = mkdtempSync(join(tmpdir(), 'dcgan-vite-'));
+  let server: ViteDevServer | null = null;
+  const close = async () => {
+    await server?.close();
+    rmSync(cacheDir, { recursive: true, force: true });
+  };
+  try {
+    server = await createServer({
+      root: REPO_ROOT,
+      configFile: false,
+      cacheDir,
+      logLevel: 'warn',
+      clearScreen: false,
+      server: { host: '127.0.0.1', port: await freePort(), strictPort: false, hmr: false },
+      // Pre-bundle the page's dependencies up front: a dependency discovered later makes Vite reload the page.
+      optimizeDeps: { entries },
+      plugins,
+    });
+    await server.listen();
+    const address = server.httpServer?.address();
+    if (!address || typeof address === 'string') throw new Error('Vite dev server did not report a TCP port');
+    return { server, origin: `http://127.0.0.1:${address.port}`, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+/** Headless Chromium with a fresh profile in a temporary directory. */
+export async function launchChromium(options: OpenPageOptions = {}): Promise<{ browser: Browser; close: () => Promise<void> }> {
+  const executablePath = options.chromium ?? chromiumPath();
+  if (!executablePath) throw new Error('no Chromium found: install chromium or set CHROMIUM_PATH');
+  const userDataDir = mkdtempSync(join(tmpdir(), 'dcgan-chromium-'));
+  const args = [
+    ...QUIET_FLAGS,
+    ...(options.webgpu === false ? [] : ['--enable-unsafe-webgpu']),
+    ...(options.args ?? []),
+    ...(process.env.CHROMIUM_FLAGS?.split(/\s+/).filter((s) => s) ?? []),
+  ];
+  // headless: true is puppeteer's --headless=new
+  const browser = await puppeteer.launch({ executablePath, headless: true, userDataDir, args, handleSIGINT: options.handleSIGINT ?? true }).catch((e: unknown) => {
+    rmSync(userDataDir, { recursive: true, force: true });
+    throw e;
+  });
+  return {
+    browser,
+    close: async () => {
+      await browser.close().catch(() => undefined);
+      rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
+}
+

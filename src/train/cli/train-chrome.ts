@@ -1,0 +1,182 @@
+// npm run train:chrome -- --data DIR [the flags of npm run train] [--chromium PATH] [--screenshot FILE]
+// Trains in headless Chromium on its WebGPU, with the page of web/ and the same loop as `npm run train`
+// (src/train/loop.ts). Node does what a page cannot: it builds or reuses the uint8 image cache with the
+// Node pipeline and serves its batches (same shuffle, so the page trains on exactly `npm run train`'s
+// batches), and it writes what the page sends into the run folder with the Node trainer's own code
+// (RunFiles: log.jsonl, samples/*.png, checkpoint.safetensors, atomic). Progress comes back as events
+// and drives the same terminal progress bar. Ctrl-C asks the page to stop, which checkpoints. A run
+// folder written here resumes with `npm run train -- --resume RUN` and the other way round.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Plugin } from 'vite';
+import { launchChromium, startServer, chromiumPath } from '../../node/browser.ts';
+import { API, type PageEvent, type RunDescription } from '../../../web/protocol.ts';
+import { runMain } from './main.ts';
+import { parseTrainFlags, prepareRun, TRAIN_FLAGS_USAGE, type PreparedRun } from './run-setup.ts';
+import { RunFiles, TerminalProgress, reportOutcome } from './run-files.ts';
+import { readFileSync, existsSync } from 'node:fs';
+
+const USAGE = `usage: npm run train:chrome -- ${TRAIN_FLAGS_USAGE}
+       [--chromium PATH] [--screenshot FILE]
+   or: npm run train:chrome -- --resume RUN [--epochs N] [--max-iters N]
+--chromium: the browser (default $CHROMIUM_PATH, else /usr/bin/chromium); --screenshot: a PNG of the dashboard at the end`;
+
+const EXTRA_FLAGS = { chromium: { type: 'string' }, screenshot: { type: 'string' } } as const;
+
+async function readBody(req: IncomingMessage, limit = 1 << 30): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new Error('request body too large');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function send(res: ServerResponse, status: number, body: Buffer | string | object): void {
+  const bytes = Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+  res.statusCode = status;
+  res.setHeader('content-type', Buffer.isBuffer(body) ? 'application/octet-stream' : typeof body === 'string' ? 'text/plain' : 'application/json');
+  res.setHeader('cache-control', 'no-store');
+  res.end(bytes);
+}
+
+/** The API of web/protocol.ts over a prepared run; page events go to `onEvent`. */
+function apiPlugin(run: PreparedRun, files: RunFiles, onEvent: (e: PageEvent) => void): Plugin {
+  const { config, settings, loader, cache } = run;
+  const description: RunDescription = {
+    runDir: run.runDir, config, epochs: settings.epochs, maxIters: Number.isFinite(run.maxIters) ? run.maxIters : null,
+    sampleEvery: settings.sampleEvery, patience: settings.patience, batchesPerEpoch: loader.batchesPerEpoch,
+    images: run.report.count, skipped: run.report.skipped.length, resume: run.checkpoint !== null, checkpointFile: files.checkpointFile,
+  };
+  const integer = (url: URL, name: string) => {
+    const v = Number(url.searchParams.get(name));
+    if (!Number.isInteger(v) || v < 0) throw new Error(`${name} must be a non-negative integer`);
+    return v;
+  };
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const route = `${req.method} ${url.pathname}`;
+    switch (route) {
+      case 'GET /run':
+        return send(res, 200, description);
+      case 'GET /batch': {
+        const [epoch, index] = [integer(url, 'epoch'), integer(url, 'index')];
+        if (index >= loader.batchesPerEpoch) throw new Error(`batch index ${index} out of range [0, ${loader.batchesPerEpoch})`);
+        const indices = loader.epochOrder(epoch).slice(index * config.batchSize, (index + 1) * config.batchSize);
+        const pixels = await cache.readImages(indices);
+        return send(res, 200, Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength));
+      }
+      case 'GET /checkpoint':
+        if (!existsSync(files.checkpointFile)) return send(res, 404, `no checkpoint at ${files.checkpointFile}`);
+        return send(res, 200, readFileSync(files.checkpointFile));
+      case 'POST /log':
+        files.log(JSON.parse((await readBody(req)).toString('utf8')) as Record<string, unknown>);
+        return send(res, 200, {});
+      case 'POST /samples': {
+        const [width, height] = [integer(url, 'width'), integer(url, 'height')];
+        const data = new Uint8Array(await readBody(req));
+        return send(res, 200, { file: files.saveSamples(url.searchParams.get('name') ?? '', { width, height, data }) });
+      }
+      case 'POST /checkpoint':
+        files.saveCheckpoint(new Uint8Array(await readBody(req)));
+        return send(res, 200, { file: files.checkpointFile });
+      case 'POST /event':
+        onEvent(JSON.parse((await readBody(req)).toString('utf8')) as PageEvent);
+        return send(res, 200, {});
+      default:
+        return send(res, 404, `no route ${route}`);
+    }
+  };
+  return {
+    name: 'train-chrome-api',
+    configureServer(server) {
+      // registered here, before Vite's own middlewares, so /api is never answered with a page
+      server.middlewares.use(API, (req, res) => {
+        handle(req, res).catch((e: unknown) => send(res, 400, e instanceof Error ? e.message : String(e)));
+      });
+    },
+  };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const flags = parseTrainFlags(argv, USAGE, EXTRA_FLAGS);
+  if (!flags) return 0;
+  const chromium = flags.chromium ? String(flags.chromium) : chromiumPath();
+  if (!chromium || !existsSync(chromium)) {
+    throw new Error(`no Chromium at ${flags.chromium ?? process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'}: install chromium, or give --chromium PATH or CHROMIUM_PATH`);
+  }
+  const run = await prepareRun(flags, USAGE);
+  const files = new RunFiles(run.runDir);
+  const progress = new TerminalProgress(run.settings.epochs);
+
+  let finish: (result: { code: number } | { error: string }) => void = () => {};
+  const finished = new Promise<{ code: number } | { error: string }>((resolve) => (finish = resolve));
+  const onEvent = (e: PageEvent) => {
+    switch (e.type) {
+      case 'adapter':
+        console.log(`${e.line} (in Chromium)`);
+        break;
+      case 'message':
+        console.error(e.text);
+        break;
+      case 'epoch-start':
+        progress.epochStart(e.epoch, e.startIndex, e.batchesPerEpoch);
+        break;
+      case 'iteration':
+        progress.iteration(e);
+        break;
+      case 'epoch-end':
+        progress.epochEnd();
+        break;
+      case 'end':
+        progress.epochEnd();
+        finish({ code: reportOutcome(e.outcome, files, run.settings.epochs, run.maxIters) });
+        break;
+      case 'error':
+        progress.epochEnd();
+        finish({ error: e.message });
+        break;
+    }
+  };
+
+  const served = await startServer(['web/index.html'], [apiPlugin(run, files, onEvent)]);
+  let browser: Awaited<ReturnType<typeof launchChromium>> | null = null;
+  let interrupted = false;
+  const onInterrupt = () => {
+    if (interrupted) {
+      console.error('\nquitting at once (the last checkpoint is intact)');
+      finish({ code: 130 });
+      return;
+    }
+    interrupted = true;
+    console.error('\ninterrupted: the page finishes this iteration and saves a checkpoint (Ctrl-C again to quit at once)');
+    void pageRef?.evaluate(() => window.__dcgan?.stop()).catch(() => undefined);
+  };
+  let pageRef: import('puppeteer-core').Page | null = null;
+  process.on('SIGINT', onInterrupt);
+  try {
+    browser = await launchChromium({ chromium, handleSIGINT: false });
+    const page = await browser.browser.newPage();
+    pageRef = page;
+    await page.setViewport({ width: 1280, height: 900 });
+    page.on('pageerror', (e) => finish({ error: `page error: ${e instanceof Error ? e.message : String(e)}` }));
+    page.on('console', (m) => {
+      if (m.type() === 'error') console.error(`page: ${m.text()}`);
+    });
+    browser.browser.on('disconnected', () => finish({ error: 'Chromium exited' }));
+    await page.goto(`${served.origin}/web/index.html?server`, { waitUntil: 'load', timeout: 120_000 });
+    const result = await finished;
+    if (flags.screenshot) {
+      await page.screenshot({ path: String(flags.screenshot) as `${string}.png`, fullPage: true }).catch(() => undefined);
+    }
+    if ('error' in result) throw new Error(result.error);
+    return interrupted && result.code === 0 ? 130 : result.code;
+  } finally {
+    process.off('SIGINT', onInterrupt);
+    await browser?.close();
+    await served.close();
+  }
+}
+
+runMain(() => main(process.argv.slice(2)));

@@ -1,0 +1,130 @@
+// The training loop, once, for both hosts: the Node trainer (files on disk, a progress bar) and the
+// browser page (a server or in-page data, a dashboard). Everything a host does differently goes through
+// TrainingHost; the order of events is the loop's alone:
+//   for each remaining (epoch, batch): fetch batch → GanTraining.step → log line → progress → guard
+//     → samples every `sampleEvery` iterations → on stop / at maxIters: checkpoint + 'latest' samples, return
+//   end of each epoch: samples 'epoch-NNN' → checkpoint → 'epoch' log line
+// No Node imports: the page runs this file unchanged.
+import type { GanTraining, StepStats } from './gan.ts';
+import { encodeCheckpoint, type TrainingPosition } from './checkpoint.ts';
+import { DivergenceError, DivergenceGuard } from './guard.ts';
+import { imageGrid, type RgbaImage } from './images.ts';
+
+export interface IterationReport {
+  /** 1-based, as logged */
+  epoch: number;
+  /** 1-based batch of the epoch, as logged */
+  batch: number;
+  batchesPerEpoch: number;
+  iteration: number;
+  stats: StepStats;
+  /** images per second since this epoch (or this session of it) started, paused time excluded */
+  imagesPerSecond: number;
+}
+
+export interface TrainingHost {
+  /** Batch `index` of epoch `epoch` (0-based) as NCHW floats in [−1, 1]; fill `target` or return a new array. */
+  batch(epoch: number, index: number, target: Float32Array): Promise<Float32Array>;
+  /** One line of RUN/log.jsonl. */
+  log(entry: Record<string, unknown>): void | Promise<void>;
+  /** Keep a grid of the fixed-noise samples under `name` (e.g. 'epoch-001'); returns where it went (for the log). */
+  saveSamples(name: string, grid: RgbaImage): Promise<string>;
+  /** Keep the checkpoint bytes (atomically: a crash never leaves a broken one). */
+  saveCheckpoint(bytes: Uint8Array, position: TrainingPosition): Promise<void>;
+  /** Where the last good checkpoint is, for the message of a diverged run; null when there is none yet. */
+  keptCheckpoint(): string | null;
+  /** true asks the loop to stop after the current iteration, with a checkpoint (Ctrl-C, the page's stop button). */
+  shouldStop(): boolean;
+  /** Awaited before each iteration: a page holds it while paused. Time spent here is not counted in images/s. */
+  whilePaused?(): Promise<void>;
+  onEpochStart?(epoch: number, startIndex: number, batchesPerEpoch: number): void;
+  onIteration?(report: IterationReport): void;
+  onEpochEnd?(epoch: number): void;
+}
+
+export interface LoopOptions {
+  epochs: number;
+  /** stop with a checkpoint once this many iterations are done in total (Infinity: no limit) */
+  maxIters: number;
+  sampleEvery: number;
+  patience: number;
+  batchesPerEpoch: number;
+  /** where to continue: (0, 0) for a fresh run, the checkpoint's position on resume */
+  position: TrainingPosition;
+}
+
+export interface LoopOutcome {
+  /** 'done': all epochs; 'max-iters': reached maxIters; 'stopped': shouldStop() said so */
+  reason: 'done' | 'max-iters' | 'stopped';
+  iteration: number;
+  position: TrainingPosition;
+  /** where the last sample grid went */
+  samples: string | null;
+}
+
+/** One line of numbers, as the Node progress bar and the page's status line show them. */
+export const formatStats = (s: StepStats): string =>
+  `Loss_D ${s.lossD.toFixed(4)} Loss_G ${s.lossG.toFixed(4)} D(x) ${s.dReal.toFixed(4)} D(G(z)) ${s.dFakeBefore.toFixed(4)}/${s.dFakeAfter.toFixed(4)}`;
+
+/** The fixed-noise samples as one RGBA grid (8×8 for the 64 samples). */
+export async function sampleGrid(training: GanTraining): Promise<RgbaImage> {
+  const pixels = await training.sample();
+  return imageGrid(pixels, training.fixedNoise.shape[0], training.config.model.nc, training.config.model.imageSize);
+}
+
+export async function runTraining(training: GanTraining, host: TrainingHost, options: LoopOptions): Promise<LoopOutcome> {
+  const { epochs, maxIters, sampleEvery, patience, batchesPerEpoch: perEpoch } = options;
+  const { batchSize, model } = training.config;
+  const guard = new DivergenceGuard(training.config.lr, patience);
+  let position = options.position;
+  if (position.batchInEpoch >= perEpoch) position = { epoch: position.epoch + 1, batchInEpoch: 0 };
+  const batch = new Float32Array(batchSize * model.nc * model.imageSize ** 2);
+  let samples: string | null = null;
+  const saveSamples = async (name: string) => (samples = await host.saveSamples(name, await sampleGrid(training)));
+  const saveCheckpoint = async (at: TrainingPosition) => host.saveCheckpoint(await encodeCheckpoint(training, at), at);
+
+  if (training.iteration >= maxIters) {
+    // nothing to do (a resume whose --max-iters is already reached): say so instead of training one more step
+    return { reason: 'max-iters', iteration: training.iteration, position, samples };
+  }
+  for (let epoch = position.epoch; epoch < epochs; epoch++) {
+    const start = epoch === position.epoch ? position.batchInEpoch : 0;
+    host.onEpochStart?.(epoch, start, perEpoch);
+    let started = performance.now();
+    for (let index = start; index < perEpoch; index++) {
+      if (host.whilePaused) {
+        const waitStarted = performance.now();
+        await host.whilePaused();
+        started += performance.now() - waitStarted;
+      }
+      const real = await host.batch(epoch, index, batch);
+      const stats = await training.step(real);
+      const imagesPerSecond = ((index - start + 1) * batchSize) / ((performance.now() - started) / 1000);
+      await host.log({ epoch: epoch + 1, batch: index + 1, iteration: training.iteration, ...stats, imagesPerSecond });
+      host.onIteration?.({ epoch: epoch + 1, batch: index + 1, batchesPerEpoch: perEpoch, iteration: training.iteration, stats, imagesPerSecond });
+      try {
+        guard.check(stats, training.iteration); // before any checkpoint of the bad state is written
+      } catch (e) {
+        host.onEpochEnd?.(epoch);
+        const kept = host.keptCheckpoint();
+        const where = kept ? `the last good checkpoint is kept in ${kept}` : 'no checkpoint was written yet';
+        throw new DivergenceError(`${(e as Error).message} Stopped; ${where}.`);
+      }
+      if (training.iteration % sampleEvery === 0) await saveSamples(`iter-${String(training.iteration).padStart(6, '0')}`);
+      const stop = host.shouldStop();
+      if (stop || training.iteration >= maxIters) {
+        host.onEpochEnd?.(epoch);
+        const at = { epoch, batchInEpoch: index + 1 };
+        await saveCheckpoint(at);
+        await saveSamples('latest');
+        return { reason: stop ? 'stopped' : 'max-iters', iteration: training.iteration, position: at, samples };
+      }
+    }
+    host.onEpochEnd?.(epoch);
+    const grid = await saveSamples(`epoch-${String(epoch + 1).padStart(3, '0')}`);
+    position = { epoch: epoch + 1, batchInEpoch: 0 };
+    await saveCheckpoint(position);
+    await host.log({ event: 'epoch', epoch: epoch + 1, iteration: training.iteration, samples: grid });
+  }
+  return { reason: 'done', iteration: training.iteration, position, samples };
+}

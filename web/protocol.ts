@@ -1,0 +1,42 @@
+// The small HTTP API between the dashboard and `npm run train:chrome` (src/train/cli/train-chrome.ts),
+// which serves it in front of Vite on 127.0.0.1. Types only and route names: the page and the server
+// both import this file.
+//
+//   GET  /api/run                      → RunDescription (JSON)
+//   GET  /api/batch?epoch=E&index=I    → batch I of epoch E as uint8 HWC RGB bytes, from the Node cache
+//                                        with BatchLoader's seeded shuffle (so batches equal `npm run train`'s)
+//   GET  /api/checkpoint               → RUN/checkpoint.safetensors (404 when there is none)
+//   POST /api/log                      ← one log entry (JSON), appended to RUN/log.jsonl
+//   POST /api/samples?name=N&width=W&height=H  ← RGBA bytes → RUN/samples/N.png; answers {file}
+//   POST /api/checkpoint               ← safetensors bytes → RUN/checkpoint.safetensors (atomic); answers {file}
+//   POST /api/event                    ← PageEvent (JSON): progress for the terminal, the end of the run
+import type { TrainingConfig } from '../src/train/gan.ts';
+import type { StepStats } from '../src/train/gan.ts';
+import type { LoopOutcome } from '../src/train/loop.ts';
+
+export const API = '/api';
+
+export interface RunDescription {
+  runDir: string;
+  config: TrainingConfig;
+  epochs: number;
+  /** null: no limit (JSON has no Infinity) */
+  maxIters: number | null;
+  sampleEvery: number;
+  patience: number;
+  batchesPerEpoch: number;
+  images: number;
+  skipped: number;
+  /** true when RUN/checkpoint.safetensors is to be continued (--resume) */
+  resume: boolean;
+  checkpointFile: string;
+}
+
+export type PageEvent =
+  | { type: 'adapter'; line: string; software: boolean }
+  | { type: 'epoch-start'; epoch: number; startIndex: number; batchesPerEpoch: number }
+  | { type: 'iteration'; epoch: number; batch: number; batchesPerEpoch: number; iteration: number; stats: StepStats; imagesPerSecond: number }
+  | { type: 'epoch-end'; epoch: number }
+  | { type: 'message'; text: string }
+  | { type: 'end'; outcome: LoopOutcome }
+  | { type: 'error'; message: string };
