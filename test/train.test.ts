@@ -3,16 +3,16 @@
 // generate writes valid PNGs, and bad input gives a one-line error.
 import { describe, expect, it, beforeAll } from 'vitest';
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import sharp from 'sharp';
 import { PNG } from 'pngjs';
 import { useGpu } from './support/node-device.ts';
 import { decodeCheckpoint, encodeCheckpoint, restoreTraining } from '../src/train/checkpoint.ts';
 import { GanTraining } from '../src/train/gan.ts';
 import { DivergenceGuard } from '../src/train/guard.ts';
+import { writeSyntheticPhotos } from './support/photos.ts';
 
 useGpu();
 const run = promisify(execFile);
@@ -42,21 +42,7 @@ function readPng(file: string): PNG {
   return PNG.sync.read(readFileSync(file));
 }
 
-beforeAll(async () => {
-  mkdirSync(photos, { recursive: true });
-  // 12 small "photos" of different sizes and aspect ratios: smooth colour gradients with a blob
-  for (let i = 0; i < 12; i++) {
-    const [w, h] = [40 + 7 * i, 30 + 5 * (11 - i)];
-    const raw = Buffer.alloc(w * h * 3);
-    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-      const o = (y * w + x) * 3;
-      raw[o] = (x * 255) / w;
-      raw[o + 1] = (y * 255) / h;
-      raw[o + 2] = (x - w / 2) ** 2 + (y - h / 2) ** 2 < (h / 4) ** 2 ? 200 : 40 + 15 * i;
-    }
-    await sharp(raw, { raw: { width: w, height: h, channels: 3 } }).jpeg().toFile(path.join(photos, `dog.${i}.jpg`));
-  }
-}, 60_000);
+beforeAll(() => writeSyntheticPhotos(photos), 60_000);
 
 describe('npm run train / generate', () => {
   it('trains a tiny model: finite losses, a valid grid, a checkpoint', async () => {

@@ -4,14 +4,14 @@
 // WebGPU says so instead of hanging. Tiny model: the CPU adapters are slow.
 import { describe, expect, it, beforeAll } from 'vitest';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import sharp from 'sharp';
 import { PNG } from 'pngjs';
 import { chromiumPath, openPage, type OpenPageOptions } from './browser/server.ts';
 import { decodeCheckpoint } from '../src/train/checkpoint.ts';
+import { writeSyntheticPhotos } from './support/photos.ts';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -74,21 +74,7 @@ function countSaturated(png: PNG): number {
   return n;
 }
 
-beforeAll(async () => {
-  mkdirSync(photos, { recursive: true });
-  // the 12 "photos" of test/train.test.ts: gradients with a blob, of different sizes and aspect ratios
-  for (let i = 0; i < 12; i++) {
-    const [w, h] = [40 + 7 * i, 30 + 5 * (11 - i)];
-    const raw = Buffer.alloc(w * h * 3);
-    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-      const o = (y * w + x) * 3;
-      raw[o] = (x * 255) / w;
-      raw[o + 1] = (y * 255) / h;
-      raw[o + 2] = (x - w / 2) ** 2 + (y - h / 2) ** 2 < (h / 4) ** 2 ? 200 : 40 + 15 * i;
-    }
-    await sharp(raw, { raw: { width: w, height: h, channels: 3 } }).jpeg().toFile(path.join(photos, `dog.${i}.jpg`));
-  }
-}, 60_000);
+beforeAll(() => writeSyntheticPhotos(photos), 60_000);
 
 if (!chromium) {
   const reason = `no Chromium at ${process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'}: install chromium or set CHROMIUM_PATH`;

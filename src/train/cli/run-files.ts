@@ -46,8 +46,7 @@ export class TerminalProgress {
   constructor(private readonly epochs: number) {}
 
   epochStart(epoch: number, startIndex: number, batchesPerEpoch: number): void {
-    this.bar = new ProgressBar({ total: batchesPerEpoch, label: `epoch ${epoch + 1}/${this.epochs}`, unit: 'it' });
-    if (startIndex > 0) this.bar.update(startIndex);
+    this.bar = new ProgressBar({ total: batchesPerEpoch, label: `epoch ${epoch + 1}/${this.epochs}`, unit: 'it', start: startIndex });
   }
 
   iteration(r: IterationReport): void {

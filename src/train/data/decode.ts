@@ -52,6 +52,10 @@ export async function decodeSquare(file: string, size: number): Promise<Uint8Arr
 /** The first line of an error message, without sharp's noisy prefixes. */
 function shortReason(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  const firstLine = message.split('\n').find((line) => line.trim() !== '') ?? 'unknown error';
-  return firstLine.replace(/^Input file /, '').trim();
+  // With failOn: 'warning', sharp leads with "Warning treated as error ..." and names the libjpeg/libpng
+  // warning on a later line, or (seen under load) not at all: keep the warning, or say what it means.
+  const lines = message.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+  const strictness = lines.length > 0 && /^Warning treated as error/.test(lines[0]);
+  const detail = strictness ? lines[1] ?? 'corrupt or truncated image data' : lines[0] ?? 'unknown error';
+  return detail.replace(/^Input file /, '');
 }

@@ -9,6 +9,8 @@ export interface ProgressBarOptions {
   unit?: string;
   /** Defaults to stderr, so the bar never mixes into output meant for a pipe. */
   stream?: NodeJS.WriteStream;
+  /** Steps already done before this bar started (a resumed epoch): counted as done, not in the rate. */
+  start?: number;
   /** Seconds between lines when not on a terminal. */
   lineIntervalSeconds?: number;
 }
@@ -27,10 +29,13 @@ export class ProgressBar {
   private readonly started = performance.now();
   private lastDrawn: number;
   private done = 0;
+  private readonly start: number;
   private extra = '';
   private finished = false;
 
-  constructor({ total, label, unit = 'it', stream = process.stderr, lineIntervalSeconds = 5 }: ProgressBarOptions) {
+  constructor({ total, label, unit = 'it', stream = process.stderr, lineIntervalSeconds = 5, start = 0 }: ProgressBarOptions) {
+    this.start = start;
+    this.done = start;
     this.total = Math.max(0, total);
     this.label = label;
     this.unit = unit;
@@ -63,7 +68,7 @@ export class ProgressBar {
   /** The status text without bar or colours, e.g. for a log file. */
   describe(final = false): string {
     const seconds = (performance.now() - this.started) / 1000;
-    const rate = seconds > 0 ? this.done / seconds : 0;
+    const rate = seconds > 0 ? (this.done - this.start) / seconds : 0;
     const percent = this.total > 0 ? Math.floor((100 * this.done) / this.total) : 100;
     const timing = final
       ? `in ${formatDuration(seconds)}`
