@@ -114,9 +114,24 @@ export class Tensor {
 
   /** The same values, cut off from the graph: gradients stop here. Shares the buffer, so do not dispose both. */
   detach(): Tensor {
-    const view = new Tensor(this.shape, this.buffer, false);
+    return this.view(this.shape);
+  }
+
+  /** The same buffer read under another shape of the same size (row-major, so no data moves); not in the graph. */
+  view(shape: Shape): Tensor {
+    if (sizeOf(shape) !== this.size) throw new Error(`cannot view ${shapeText(this.shape)} as ${shapeText(shape)}: sizes differ`);
+    const view = new Tensor(shape, this.buffer, false);
     view.isView = true;
     return view;
+  }
+
+  /** Like view(), but the result takes over the buffer: `this` is disposed without freeing it. */
+  reshapeInto(shape: Shape): Tensor {
+    const owner = this.view(shape);
+    owner.isView = false;
+    this.isView = true;
+    this.dispose();
+    return owner;
   }
 
   private isView = false;
