@@ -4,6 +4,8 @@
 //
 //   --batch 8,16          batch sizes                    --image-size 64    --ngf 64 --ndf 64 --nz 100
 //   --kernels conv,iteration,ceilings,peer (sections; default ceilings,conv,iteration)
+//   --variants simple,gemm  conv versions the conv section times (the simple weight gradient of a 64x64,
+//                         ngf 64 model takes minutes on a CPU adapter: --variants gemm skips it)
 //   --repeat 5            timed calls per measurement    --peer-repeat 1    timed TF.js iterations
 //   --sgemm-size 1024     --copy-mb 64                   --json FILE        --browser
 //   --timeout-min 60      (browser only) how long the page may run
@@ -12,7 +14,8 @@ import { createRequire, register } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_OPTIONS, SECTIONS, runBench, type BenchOptions, type BenchResult, type Section } from './core.ts';
+import type { ConvVariant } from '../src/kernels/conv.ts';
+import { CONV_VARIANTS, DEFAULT_OPTIONS, SECTIONS, runBench, type BenchOptions, type BenchResult, type Section } from './core.ts';
 import { formatReport } from './report.ts';
 
 const { values } = parseArgs({
@@ -23,6 +26,7 @@ const { values } = parseArgs({
     ndf: { type: 'string' },
     nz: { type: 'string' },
     kernels: { type: 'string' },
+    variants: { type: 'string' },
     repeat: { type: 'string' },
     'peer-repeat': { type: 'string' },
     'sgemm-size': { type: 'string' },
@@ -47,10 +51,14 @@ function parseOptions(): BenchOptions {
   for (const s of sections) {
     if (!SECTIONS.includes(s as Section)) throw new Error(`--kernels: unknown section '${s}' (choose from ${SECTIONS.join(', ')})`);
   }
+  const variants = values.variants === undefined ? d.variants : values.variants.split(',').map((v) => v.trim());
+  for (const v of variants) {
+    if (!CONV_VARIANTS.includes(v as ConvVariant)) throw new Error(`--variants: unknown conv version '${v}' (choose from ${CONV_VARIANTS.join(', ')})`);
+  }
   const sgemmSize = positiveInteger('sgemm-size', values['sgemm-size'], d.sgemmSize);
   if (sgemmSize % 64) throw new Error(`--sgemm-size must be a multiple of 64, got ${sgemmSize}`);
   return {
-    batches, sections: sections as Section[], sgemmSize,
+    batches, sections: sections as Section[], variants: variants as ConvVariant[], sgemmSize,
     imageSize: positiveInteger('image-size', values['image-size'], d.imageSize),
     ngf: positiveInteger('ngf', values.ngf, d.ngf),
     ndf: positiveInteger('ndf', values.ndf, d.ndf),

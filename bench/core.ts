@@ -27,6 +27,8 @@ export interface BenchOptions {
   ndf: number;
   nz: number;
   sections: Section[];
+  /** the conv versions the conv section times each pass with (src/kernels/conv.ts's `variant` argument) */
+  variants: conv.ConvVariant[];
   /** timed calls per measurement (after one warm-up call) */
   repeat: number;
   /** timed TF.js iterations (after one warm-up iteration): TF.js on a CPU adapter is very slow */
@@ -43,6 +45,7 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   ndf: 64,
   nz: 100,
   sections: ['ceilings', 'conv', 'iteration'],
+  variants: ['simple', 'gemm'],
   repeat: 5,
   peerRepeat: 1,
   sgemmSize: 1024,
@@ -190,7 +193,7 @@ async function benchLayers(o: BenchOptions, batch: number, ceilings: Ceilings | 
     const bytes = 4 * (sizeOf(l.x) + sizeOf(l.w) + sizeOf(l.y)); // each pass reads two of these and writes the third
     const autoKernels: string[] = [];
     for (const [, record] of passes(l, x, w, dy)) autoKernels.push(await kernelsOf(record)); // one at a time: one profiler
-    for (const variant of CONV_VARIANTS) {
+    for (const variant of o.variants) {
       for (const [index, [pass, record]] of passes(l, x, w, dy, variant).entries()) {
         const t = await timeDispatches(() => tidy(record), o.repeat);
         const kernels = [...new Set(t.kernels.map((k) => k.kernel))].sort();
