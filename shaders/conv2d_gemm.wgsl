@@ -63,6 +63,17 @@ fn multiply_tiles(tx: u32, ty: u32) {
   }
 }
 
+// One K step: thread lid = kk·16 + g puts its loaded A[4g..4g+3, k0 + kk] and B[k0 + kk, 4g..4g+3] in
+// the tiles, then (the tiles complete) multiplies its own 4x4 block, rows 4·kk.., columns 4·g.. .
+// The second barrier keeps the next step's loads from overwriting tiles still being read.
+fn multiply_step(lid: u32, a: vec4<f32>, b: vec4<f32>) {
+  a_tile[lid] = a;
+  b_tile[lid] = b;
+  workgroupBarrier();
+  multiply_tiles(lid % GROUPS, lid / GROUPS);
+  workgroupBarrier();
+}
+
 // The k range [start, end) of split `split` of a K-long sum, in whole steps of TILE_K.
 fn k_range(k_total: u32, split: u32) -> vec2<u32> {
   let chunk = ((k_total + params.splits - 1u) / params.splits + TILE_K - 1u) / TILE_K * TILE_K;
@@ -129,11 +140,7 @@ fn conv2d_gemm_forward(@builtin(local_invocation_index) lid: u32, @builtin(workg
         b[q] = x[image[q] + c * in_plane + u32(iy) * params.in_width + u32(ix)];
       }
     }
-    a_tile[lid] = a;  // lid = kk·16 + g
-    b_tile[lid] = b;
-    workgroupBarrier();
-    multiply_tiles(g, kk);
-    workgroupBarrier();
+    multiply_step(lid, a, b);
   }
 
   for (var r = 0u; r < 4u; r++) {
@@ -211,11 +218,7 @@ fn conv2d_gemm_backward_input(@builtin(local_invocation_index) lid: u32, @builti
         b[q] = grad_y[image[q] + o * out_plane + u32(oy) * params.out_width + u32(ox)];
       }
     }
-    a_tile[lid] = a;
-    b_tile[lid] = b;
-    workgroupBarrier();
-    multiply_tiles(g, kk);
-    workgroupBarrier();
+    multiply_step(lid, a, b);
   }
 
   for (var r = 0u; r < 4u; r++) {
@@ -280,11 +283,7 @@ fn conv2d_gemm_backward_weight(@builtin(local_invocation_index) lid: u32, @built
         b[q] = x[image + channel[q] + u32(iy) * params.in_width + u32(ix)];
       }
     }
-    a_tile[lid] = a;
-    b_tile[lid] = b;
-    workgroupBarrier();
-    multiply_tiles(g, kk);
-    workgroupBarrier();
+    multiply_step(lid, a, b);
   }
 
   for (var r = 0u; r < 4u; r++) {
