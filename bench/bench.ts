@@ -56,7 +56,7 @@ function parseOptions(): BenchOptions {
     if (!CONV_VARIANTS.includes(v as ConvVariant)) throw new Error(`--variants: unknown conv version '${v}' (choose from ${CONV_VARIANTS.join(', ')})`);
   }
   const sgemmSize = positiveInteger('sgemm-size', values['sgemm-size'], d.sgemmSize);
-  if (sgemmSize % 64) throw new Error(`--sgemm-size must be a multiple of 64, got ${sgemmSize}`);
+  if (sgemmSize % 128) throw new Error(`--sgemm-size must be a multiple of 128, got ${sgemmSize}`);
   return {
     batches, sections: sections as Section[], variants: variants as ConvVariant[], sgemmSize,
     imageSize: positiveInteger('image-size', values['image-size'], d.imageSize),

@@ -33,7 +33,7 @@ export interface BenchOptions {
   repeat: number;
   /** timed TF.js iterations (after one warm-up iteration): TF.js on a CPU adapter is very slow */
   peerRepeat: number;
-  /** square SGEMM size for the compute ceiling (a multiple of 64) */
+  /** square SGEMM size for the compute ceiling (a multiple of 128) */
   sgemmSize: number;
   copyMegabytes: number;
 }

@@ -10,13 +10,18 @@
 //   conv2d_gemm_backward_weight
 //                            o          (c, i, j)               (n, oy, ox)                dy           x (im2col)
 //
-// Version 1 (this file): 64x64 output tile per workgroup of 16x16 threads, a 4x4 register block per thread
-// (four vec4 accumulators), K in steps of 16. Both tiles are stored k-major as vec4 in workgroup memory, so
-// the inner loop is two vec4 loads and four vec4 FMAs per k. Loading: thread (kk = lid / 16, g = lid % 16)
-// fetches A[4g..4g+3, k0 + kk] and B[k0 + kk, 4g..4g+3]: one k per thread and step, so the division that
+// Version 2 (this file): a TILE x TILE output tile per workgroup (TILE = 128, or 64 for GEMMs with few
+// rows: a pipeline override), an 8x8 register block per thread (sixteen vec4 accumulators), so (TILE / 8)²
+// threads, and K in steps of TILE / 16. Both tiles are stored k-major as vec4 in workgroup memory, so
+// per k a thread does four vec4 loads and sixteen vec4 FMAs. Loading (TILE = 128): thread (kk = lid / 32,
+// g = lid % 32) fetches A[4g..4g+3, k0 + kk] and B[k0 + kk, 4g..4g+3]: one k per thread and step, so the division that
 // splits k into its (c, i, j) happens once per step, and the four columns' (n, oy, ox) are split once per
 // kernel (integer division is the expensive part of an implicit GEMM's address math, most of all on a CPU
-// adapter, where vector lanes divide one at a time).
+// adapter, where vector lanes divide one at a time). Why 8x8 blocks and 128 tiles (version 1 was 64x64
+// tiles of 4x4 blocks): each value loaded into a 128 tile feeds 128 multiply-adds instead of 64, and the
+// loads (gathers through the im2col address math) are what bound the GEMM on a CPU adapter. On lavapipe a
+// plain SGEMM of this shape ran 1.6x faster than version 1's, and a DCGAN iteration 1.25-1.55x faster
+// (bench/RESULTS.md; bench/sgemm.wgsl is now this shape).
 //
 // Input gradient without the zero taps: with stride s, an x pixel iy is reached only by the kernel rows
 // i ≡ (iy + p) mod s. Grouping the x pixels by that phase (ry, rx) gives s² dense convs, each with a
@@ -42,37 +47,53 @@ struct Params {
 @group(0) @binding(4) var<storage, read> grad_y: array<f32>;  // dL/dy [N, O, OH, OW]
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 
-const TILE = 64u;    // outputs per workgroup along M and along N
-const TILE_K = 16u;  // k per step
-const GROUPS = 16u;  // TILE / 4: vec4 groups per tile row
+// The tile size is set per pipeline (src/kernels/conv-gemm.ts): 128, or 64 for GEMMs with few rows.
+override TILE: u32 = 128u;          // outputs per workgroup along M and along N
+override TILE_K = TILE / 16u;        // k per step: 8 (or 4), so that each thread loads one k per step
+override GROUPS = TILE / 4u;         // vec4 groups per tile row
+override BLOCKS = TILE / 8u;         // 8x8 register blocks per tile row
+override THREADS = BLOCKS * BLOCKS;  // 256 (or 64) = TILE_K · GROUPS: one A and one B vec4 each per step
 const OUTSIDE = -1073741824;  // a row/column coordinate that fails every bounds check (columns past N)
 
-var<workgroup> a_tile: array<vec4<f32>, 256>;  // [kk][g] = A[m0 + 4g .. m0 + 4g + 3, k0 + kk]
-var<workgroup> b_tile: array<vec4<f32>, 256>;  // [kk][g] = B[k0 + kk, n0 + 4g .. n0 + 4g + 3]
-var<private> acc: array<vec4<f32>, 4>;         // acc[r][c] = C[m0 + 4·ty + r, n0 + 4·tx + c]
+var<workgroup> a_tile: array<vec4<f32>, THREADS>;  // [kk][g] = A[m0 + 4g .. m0 + 4g + 3, k0 + kk]
+var<workgroup> b_tile: array<vec4<f32>, THREADS>;  // [kk][g] = B[k0 + kk, n0 + 4g .. n0 + 4g + 3]
+// acc[2r + h][q] = C[m0 + 8·ty + r, n0 + 8·tx + 4h + q]: thread (tx, ty) = (lid % BLOCKS, lid / BLOCKS)
+var<private> acc: array<vec4<f32>, 16>;
 
-// acc += A_tile · B_tile for the 16 k of this step: each thread its 4x4 block.
+// acc += A_tile · B_tile for the TILE_K k of this step: each thread its 8x8 block.
 fn multiply_tiles(tx: u32, ty: u32) {
   for (var kk = 0u; kk < TILE_K; kk++) {
-    let a = a_tile[kk * GROUPS + ty];
-    let b = b_tile[kk * GROUPS + tx];
-    acc[0] += a.x * b;
-    acc[1] += a.y * b;
-    acc[2] += a.z * b;
-    acc[3] += a.w * b;
+    let a0 = a_tile[kk * GROUPS + 2u * ty];  // rows 8ty .. 8ty + 3
+    let a1 = a_tile[kk * GROUPS + 2u * ty + 1u];  // rows 8ty + 4 .. 8ty + 7
+    let b0 = b_tile[kk * GROUPS + 2u * tx];
+    let b1 = b_tile[kk * GROUPS + 2u * tx + 1u];
+    acc[0] += a0.x * b0;  acc[1] += a0.x * b1;
+    acc[2] += a0.y * b0;  acc[3] += a0.y * b1;
+    acc[4] += a0.z * b0;  acc[5] += a0.z * b1;
+    acc[6] += a0.w * b0;  acc[7] += a0.w * b1;
+    acc[8] += a1.x * b0;  acc[9] += a1.x * b1;
+    acc[10] += a1.y * b0; acc[11] += a1.y * b1;
+    acc[12] += a1.z * b0; acc[13] += a1.z * b1;
+    acc[14] += a1.w * b0; acc[15] += a1.w * b1;
   }
 }
 
-// One K step: thread lid = kk·16 + g puts its loaded A[4g..4g+3, k0 + kk] and B[k0 + kk, 4g..4g+3] in
-// the tiles, then (the tiles complete) multiplies its own 4x4 block, rows 4·kk.., columns 4·g.. .
-// The second barrier keeps the next step's loads from overwriting tiles still being read.
+// One K step: thread lid = kk·GROUPS + g puts its loaded A[4g..4g+3, k0 + kk] and B[k0 + kk, 4g..4g+3] in
+// the tiles, then (the tiles complete) multiplies its own 8x8 block. The second barrier keeps the next
+// step's loads from overwriting tiles still being read.
 fn multiply_step(lid: u32, a: vec4<f32>, b: vec4<f32>) {
   a_tile[lid] = a;
   b_tile[lid] = b;
   workgroupBarrier();
-  multiply_tiles(lid % GROUPS, lid / GROUPS);
+  multiply_tiles(lid % BLOCKS, lid / BLOCKS);
   workgroupBarrier();
 }
+
+// The finished block of thread lid, element e of 64 (row r = e / 8, column c = e % 8): its row and column
+// in C and its value. The entry points map (row, column) to their output layout.
+fn block_row(lid: u32, m0: u32, e: u32) -> u32 { return m0 + 8u * (lid / BLOCKS) + e / 8u; }
+fn block_column(lid: u32, n0: u32, e: u32) -> u32 { return n0 + 8u * (lid % BLOCKS) + e % 8u; }
+fn block_value(e: u32) -> f32 { return acc[e / 4u][e % 4u]; }
 
 // The k range [start, end) of split `split` of a K-long sum, in whole steps of TILE_K.
 fn k_range(k_total: u32, split: u32) -> vec2<u32> {
@@ -95,7 +116,7 @@ fn store(index: u32, row: u32, split: u32, value: f32) {
 fn inside(v: i32, size: u32) -> bool { return v >= 0 && v < i32(size); }
 
 // y[n,o,oy,ox] = Σ_{c,i,j} w[o,c,i,j] · x[n, c, oy·s − p + i, ox·s − p + j]:  M = O, N = batch·OH·OW, K = C·KH·KW.
-@compute @workgroup_size(256)
+@compute @workgroup_size(THREADS)
 fn conv2d_gemm_forward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let rows = params.out_channels;
   let plane = params.out_height * params.out_width;
@@ -121,7 +142,7 @@ fn conv2d_gemm_forward(@builtin(local_invocation_index) lid: u32, @builtin(workg
     image[q] = n * params.in_channels * in_plane;
   }
 
-  acc = array<vec4<f32>, 4>();
+  acc = array<vec4<f32>, 16>();
   let range = k_range(k_total, wid.z);
   for (var k0 = range.x; k0 < range.y; k0 += TILE_K) {
     let k = k0 + kk;
@@ -143,13 +164,11 @@ fn conv2d_gemm_forward(@builtin(local_invocation_index) lid: u32, @builtin(workg
     multiply_step(lid, a, b);
   }
 
-  for (var r = 0u; r < 4u; r++) {
-    let o = m0 + 4u * kk + r;
-    for (var c = 0u; c < 4u; c++) {
-      let col = n0 + 4u * g + c;
-      if (o < rows && col < columns) {
-        store((col / plane * rows + o) * plane + col % plane, o, wid.z, acc[r][c]);
-      }
+  for (var e = 0u; e < 64u; e++) {
+    let o = block_row(lid, m0, e);
+    let col = block_column(lid, n0, e);
+    if (o < rows && col < columns) {
+      store((col / plane * rows + o) * plane + col % plane, o, wid.z, block_value(e));
     }
   }
 }
@@ -158,7 +177,7 @@ fn conv2d_gemm_forward(@builtin(local_invocation_index) lid: u32, @builtin(workg
 // phase (ry, rx): iy = iy0 + s·qy with (iy0 + p) mod s = ry, by = (iy0 + p − ry) / s (and the same along x).
 // It is the gather form of "dx += w · dy over every tap" restricted to the taps that exist:
 // oy·s − p + i = iy  ⇔  i ≡ (iy + p) mod s and oy = (iy + p − i) / s.   M = C, N = batch·Hq·Wq, K = O·Tt·Tu.
-@compute @workgroup_size(256)
+@compute @workgroup_size(THREADS)
 fn conv2d_gemm_backward_input(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let s = params.stride;
   let phase = wid.z / params.splits;
@@ -198,7 +217,7 @@ fn conv2d_gemm_backward_input(@builtin(local_invocation_index) lid: u32, @builti
     image[q] = col / max(phase_plane, 1u) * params.out_channels * out_plane;
   }
 
-  acc = array<vec4<f32>, 4>();
+  acc = array<vec4<f32>, 16>();
   let range = k_range(k_total, split);
   for (var k0 = range.x; k0 < range.y; k0 += TILE_K) {
     let k = k0 + kk;
@@ -221,24 +240,22 @@ fn conv2d_gemm_backward_input(@builtin(local_invocation_index) lid: u32, @builti
     multiply_step(lid, a, b);
   }
 
-  for (var r = 0u; r < 4u; r++) {
-    let c = m0 + 4u * kk + r;
-    for (var q = 0u; q < 4u; q++) {
-      let col = n0 + 4u * g + q;
-      if (c < rows && col < columns) {
-        let n = col / phase_plane;
-        let pos = col % phase_plane;
-        let iy = iy0 + s * (pos / phase_width);
-        let ix = ix0 + s * (pos % phase_width);
-        store(((n * rows + c) * params.in_height + iy) * params.in_width + ix, c, split, acc[r][q]);
-      }
+  for (var e = 0u; e < 64u; e++) {
+    let c = block_row(lid, m0, e);
+    let col = block_column(lid, n0, e);
+    if (c < rows && col < columns) {
+      let n = col / phase_plane;
+      let pos = col % phase_plane;
+      let iy = iy0 + s * (pos / phase_width);
+      let ix = ix0 + s * (pos % phase_width);
+      store(((n * rows + c) * params.in_height + iy) * params.in_width + ix, c, split, block_value(e));
     }
   }
 }
 
 // dw[o,c,i,j] = Σ_{n,oy,ox} dy[n,o,oy,ox] · x[n, c, oy·s − p + i, ox·s − p + j]:  M = O, N = C·KH·KW, K = batch·OH·OW.
 // K is the long side (a whole batch of output pixels), so this is the pass that split K is for.
-@compute @workgroup_size(256)
+@compute @workgroup_size(THREADS)
 fn conv2d_gemm_backward_weight(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let rows = params.out_channels;
   let taps = params.kernel_height * params.kernel_width;
@@ -262,7 +279,7 @@ fn conv2d_gemm_backward_weight(@builtin(local_invocation_index) lid: u32, @built
     channel[q] = col / taps * in_plane;
   }
 
-  acc = array<vec4<f32>, 4>();
+  acc = array<vec4<f32>, 16>();
   let range = k_range(k_total, wid.z);
   for (var k0 = range.x; k0 < range.y; k0 += TILE_K) {
     let k = k0 + kk;
@@ -286,11 +303,9 @@ fn conv2d_gemm_backward_weight(@builtin(local_invocation_index) lid: u32, @built
     multiply_step(lid, a, b);
   }
 
-  for (var r = 0u; r < 4u; r++) {
-    let o = m0 + 4u * kk + r;
-    for (var c = 0u; c < 4u; c++) {
-      let col = n0 + 4u * g + c;
-      if (o < rows && col < columns) { store(o * columns + col, o, wid.z, acc[r][c]); }
-    }
+  for (var e = 0u; e < 64u; e++) {
+    let o = block_row(lid, m0, e);
+    let col = block_column(lid, n0, e);
+    if (o < rows && col < columns) { store(o * columns + col, o, wid.z, block_value(e)); }
   }
 }

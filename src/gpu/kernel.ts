@@ -21,11 +21,14 @@ const compiled = new WeakMap<GPUDevice, Map<string, Compiled>>();
 const uniformBuffers = new WeakMap<GPUDevice, Map<string, GPUBuffer>>();
 
 export class Kernel {
-  readonly workgroupSize: [number, number, number];
   private readonly entry: FunctionInfo;
 
-  /** `file` is only for messages; `code` is the WGSL text; `entryPoint` one of its @compute functions. */
-  constructor(readonly file: string, readonly code: string, readonly entryPoint: string) {
+  /**
+   * `file` is only for messages; `code` is the WGSL text; `entryPoint` one of its @compute functions;
+   * `constants` sets the shader's `override` declarations for this pipeline (one Kernel per setting).
+   */
+  constructor(readonly file: string, readonly code: string, readonly entryPoint: string,
+    readonly constants: Record<string, number> = {}) {
     let reflection = reflected.get(code);
     if (!reflection) {
       try {
@@ -38,11 +41,12 @@ export class Kernel {
     const entry = reflection.entry.compute.find((f) => f.name === entryPoint);
     if (!entry) throw new Error(`WGSL error in ${file}: no @compute entry point named '${entryPoint}'`);
     this.entry = entry;
-    this.workgroupSize = (entry.workgroupSize ?? [1, 1, 1]) as [number, number, number];
   }
 
+  /** `file:entry`, plus the override constants when set, e.g. `shaders/conv2d_gemm.wgsl:conv2d_gemm_forward TILE=64`. */
   get name(): string {
-    return `${this.file}:${this.entryPoint}`;
+    const constants = Object.entries(this.constants).map(([k, v]) => ` ${k}=${v}`).join('');
+    return `${this.file}:${this.entryPoint}${constants}`;
   }
 
   private compile(): Compiled {
@@ -73,7 +77,7 @@ export class Kernel {
       const layout = device.createBindGroupLayout({ entries, label: this.name });
       const pipeline = device.createComputePipeline({
         layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-        compute: { module, entryPoint: this.entryPoint },
+        compute: { module, entryPoint: this.entryPoint, constants: this.constants },
         label: this.name,
       });
       return { pipeline, storage, uniform };

@@ -8,20 +8,34 @@ import { Kernel, grid1d, type Binding } from '../gpu/kernel.ts';
 import { Tensor, shapeText, type Shape } from '../autograd/tensor.ts';
 import type { ConvOptions } from './conv-shapes.ts';
 
+type GemmPass = 'forward' | 'backwardInput' | 'backwardWeight';
 const file = 'shaders/conv2d_gemm.wgsl';
-const kernels = {
-  forward: new Kernel(file, code, 'conv2d_gemm_forward'),
-  backwardInput: new Kernel(file, code, 'conv2d_gemm_backward_input'),
-  backwardWeight: new Kernel(file, code, 'conv2d_gemm_backward_weight'),
-  reduce: new Kernel('shaders/split_k_reduce.wgsl', reduceCode, 'split_k_reduce'),
-  skinnyBackwardInput: new Kernel('shaders/conv2d_skinny.wgsl', skinnyCode, 'conv2d_skinny_backward_input'),
+const entryPoints: Record<GemmPass, string> = {
+  forward: 'conv2d_gemm_forward', backwardInput: 'conv2d_gemm_backward_input', backwardWeight: 'conv2d_gemm_backward_weight',
 };
+/** The output tile sizes the shader's `override TILE` is compiled with: one pipeline per pass and size. */
+export const TILES = [64, 128] as const;
+export type Tile = (typeof TILES)[number];
+const gemmKernels = new Map<string, Kernel>(TILES.flatMap((tile) => Object.entries(entryPoints)
+  .map(([pass, entry]) => [`${pass} ${tile}`, new Kernel(file, code, entry, { TILE: tile })] as const)));
+const reduceKernel = new Kernel('shaders/split_k_reduce.wgsl', reduceCode, 'split_k_reduce');
+const skinnyKernel = new Kernel('shaders/conv2d_skinny.wgsl', skinnyCode, 'conv2d_skinny_backward_input');
 
-/** At most this many x channels, the input gradient skips the 64-row tiles (shaders/conv2d_skinny.wgsl). */
+/** At most this many x channels, the input gradient skips the tiled GEMM (shaders/conv2d_skinny.wgsl). */
 export const SKINNY_CHANNELS = 4;
 
-/** Output tile of one workgroup (both sides), as in the shader. */
-export const TILE = 64;
+/**
+ * The tile for a rows x columns GEMM: the one with the least padded work, ⌈M/T⌉·⌈N/T⌉·T², where a
+ * 128 tile counts 1.25x faster per element (measured on lavapipe: each loaded value feeds twice the
+ * multiply-adds). DCGAN's 512-channel layers take 128; a 16-channel layer of a small model takes 64
+ * rather than leave 7/8 of a 128 tile idle. `tileSettings.forced` pins one (tests, benchmarks).
+ */
+export const tileSettings: { forced: Tile | null } = { forced: null };
+export function tileFor(rows: number, columns: number): Tile {
+  if (tileSettings.forced) return tileSettings.forced;
+  const padded = (t: number) => Math.ceil(rows / t) * Math.ceil(columns / t) * t * t;
+  return padded(128) / 1.25 < padded(64) ? 128 : 64;
+}
 
 /**
  * Split K when the output has fewer than `targetWorkgroups` tiles, in chunks of at least `minChunk` k.
@@ -34,37 +48,40 @@ export function splitsFor(workgroups: number, kTotal: number): number {
   return Math.max(1, Math.min(wanted, Math.floor(kTotal / splitK.minChunk), splitK.maxSplits));
 }
 
-const tiles = (n: number) => Math.ceil(n / TILE);
 const describe = (...shapes: Shape[]) => ` ${shapes.map(shapeText).join(' ')}`;
 
 interface GemmLaunch {
-  kernel: Kernel;
+  pass: GemmPass;
   what: string;
   inputs: Record<string, Binding>;
   outShape: Shape;
   geometry: Record<string, number>;  // the conv geometry members of Params
   bias: Tensor | null;               // per output channel (dim 1 of outShape)
-  grid: [number, number];            // tiles along N, along M
+  rows: number;                      // M
+  columns: number;                   // N (of the largest phase)
   phases: number;                    // grid z before splitting (s² for the input gradient, else 1)
   kTotal: number;                    // the longest K of any phase
 }
 
 /** One GEMM dispatch, or with split K a dispatch into partial sums plus the reduction. */
 function gemm(l: GemmLaunch): Tensor {
+  const tile = tileFor(l.rows, l.columns);
+  const kernel = gemmKernels.get(`${l.pass} ${tile}`)!;
+  const grid: [number, number] = [Math.ceil(l.columns / tile), Math.ceil(l.rows / tile)];
   const out = Tensor.empty(l.outShape, l.what);
   const bias = l.bias ?? Object.values(l.inputs)[0];  // bound but unread without a bias
   const hasBias = l.bias ? 1 : 0;
-  const splits = splitsFor(l.grid[0] * l.grid[1] * l.phases, l.kTotal);
+  const splits = splitsFor(grid[0] * grid[1] * l.phases, l.kTotal);
   const shapes = describe(...Object.values(l.inputs).map((t) => (t as Tensor).shape), l.outShape);
   if (splits === 1) {
-    l.kernel.dispatch({ ...l.inputs, bias, out }, { ...l.geometry, has_bias: hasBias, count: out.size, splits }, [...l.grid, l.phases], shapes);
+    kernel.dispatch({ ...l.inputs, bias, out }, { ...l.geometry, has_bias: hasBias, count: out.size, splits }, [...grid, l.phases], shapes);
     return out;
   }
   const partial = Tensor.empty([splits, out.size], `${l.what} (split-K partial sums)`);
-  l.kernel.dispatch({ ...l.inputs, bias, out: partial }, { ...l.geometry, has_bias: 0, count: out.size, splits },
-    [...l.grid, l.phases * splits], `${shapes} split ${splits}`);
+  kernel.dispatch({ ...l.inputs, bias, out: partial }, { ...l.geometry, has_bias: 0, count: out.size, splits },
+    [...grid, l.phases * splits], `${shapes} split ${splits}`);
   const [, channels, h, w] = l.outShape;
-  kernels.reduce.dispatch({ partial, bias, out }, { count: out.size, splits, has_bias: hasBias, channels, plane: h * w },
+  reduceKernel.dispatch({ partial, bias, out }, { count: out.size, splits, has_bias: hasBias, channels, plane: h * w },
     grid1d(out.size, 256), shapes);
   partial.dispose();
   return out;
@@ -82,9 +99,9 @@ function geometry(xShape: Shape, wShape: Shape, yShape: Shape, o: ConvOptions) {
 export function gemmForward(x: Tensor, w: Tensor, bias: Tensor | null, yShape: Shape, o: ConvOptions): Tensor {
   const [batch, outChannels, outHeight, outWidth] = yShape;
   return gemm({
-    kernel: kernels.forward, what: 'conv2d output', inputs: { x, weight: w }, outShape: yShape,
+    pass: 'forward', what: 'conv2d output', inputs: { x, weight: w }, outShape: yShape,
     geometry: geometry(x.shape, w.shape, yShape, o), bias,
-    grid: [tiles(batch * outHeight * outWidth), tiles(outChannels)], phases: 1, kTotal: w.shape[1] * w.shape[2] * w.shape[3],
+    rows: outChannels, columns: batch * outHeight * outWidth, phases: 1, kTotal: w.shape[1] * w.shape[2] * w.shape[3],
   });
 }
 
@@ -110,14 +127,14 @@ export function gemmBackwardInput(dy: Tensor, w: Tensor, bias: Tensor | null, xS
   if (channels <= SKINNY_CHANNELS) {
     const dx = Tensor.empty(xShape, 'conv2d input gradient');
     const params = { ...geometry(xShape, w.shape, dy.shape, o), has_bias: bias ? 1 : 0, count: dx.size, splits: 1 };
-    kernels.skinnyBackwardInput.dispatch({ grad_y: dy, weight: w, bias: bias ?? w, out: dx }, params,
+    skinnyKernel.dispatch({ grad_y: dy, weight: w, bias: bias ?? w, out: dx }, params,
       [Math.ceil((batch * up(height) * up(width)) / 256), Math.ceil(channels / 4), s * s], describe(dy.shape, w.shape));
     return dx;
   }
   return gemm({
-    kernel: kernels.backwardInput, what: 'conv2d input gradient', inputs: { grad_y: dy, weight: w }, outShape: xShape,
+    pass: 'backwardInput', what: 'conv2d input gradient', inputs: { grad_y: dy, weight: w }, outShape: xShape,
     geometry: geometry(xShape, w.shape, dy.shape, o), bias,
-    grid: [tiles(batch * up(height) * up(width)), tiles(channels)], phases: s * s, kTotal: outChannels * up(kh) * up(kw),
+    rows: channels, columns: batch * up(height) * up(width), phases: s * s, kTotal: outChannels * up(kh) * up(kw),
   });
 }
 
@@ -126,8 +143,8 @@ export function gemmBackwardWeight(x: Tensor, dy: Tensor, wShape: Shape, o: Conv
   const [outChannels, channels, kh, kw] = wShape;
   const [batch, , outHeight, outWidth] = dy.shape;
   return gemm({
-    kernel: kernels.backwardWeight, what: 'conv2d weight gradient', inputs: { x, grad_y: dy }, outShape: wShape,
+    pass: 'backwardWeight', what: 'conv2d weight gradient', inputs: { x, grad_y: dy }, outShape: wShape,
     geometry: geometry(x.shape, wShape, dy.shape, o), bias: null,
-    grid: [tiles(channels * kh * kw), tiles(outChannels)], phases: 1, kTotal: batch * outHeight * outWidth,
+    rows: outChannels, columns: channels * kh * kw, phases: 1, kTotal: batch * outHeight * outWidth,
   });
 }

@@ -6,6 +6,7 @@ import * as ref from '../../src/reference/conv.ts';
 import { conv2d, convTranspose2d } from '../../src/autograd/conv.ts';
 import { conv2dOutputShape, convTranspose2dOutputShape, type ConvOptions } from '../../src/kernels/conv-shapes.ts';
 import { tidy, type Tensor } from '../../src/autograd/tensor.ts';
+import { tileSettings, type Tile } from '../../src/kernels/conv-gemm.ts';
 import { assertClose, download, randomArray, rng, upload, type OpCase } from '../support/check.ts';
 
 interface Config {
@@ -24,9 +25,10 @@ const convConfigs: Config[] = [
   { x: [1, 4, 5, 7], w: [3, 4, 2, 3], stride: 2, padding: 1, bias: true },    // non-square kernel
   { x: [2, 5, 6, 3], w: [2, 5, 1, 1], stride: 1, padding: 0, bias: true },    // 1x1 kernel
   { x: [2, 2, 20, 19], w: [3, 2, 3, 3], stride: 1, padding: 1, bias: true },  // reductions longer than a workgroup
-  // GEMM tile edges: M = 70 and N = 3·13·11 past a 64 tile, K = 45 past a 16 step
-  { x: [3, 5, 13, 11], w: [70, 5, 3, 3], stride: 1, padding: 1, bias: true },
-  { x: [1, 70, 5, 5], w: [66, 70, 3, 3], stride: 1, padding: 1, bias: true },  // K = 630 on 2 tiles: split K in the forward
+  // GEMM tile edges: M = 136 and N = 3·13·11 past a 128 tile, K = 45 past an 8 step
+  { x: [3, 5, 13, 11], w: [136, 5, 3, 3], stride: 1, padding: 1, bias: true },
+  // dx's M = 130 past a tile; K = 1170 on one tile: split K in the forward
+  { x: [1, 130, 5, 5], w: [66, 130, 3, 3], stride: 1, padding: 1, bias: true },
   { x: [2, 6, 11, 10], w: [20, 6, 5, 5], stride: 3, padding: 2, bias: false }, // stride 3: 9 input-gradient phases of 2x2, 2x1, 1x1 taps
   { x: [2, 4, 7, 7], w: [5, 4, 1, 1], stride: 2, padding: 0, bias: false },    // 1x1 stride 2: three phases have no taps (dx = 0 there)
 ];
@@ -113,21 +115,30 @@ function expected(kind: Kind, c: Config, o: ConvOptions, yShape: readonly number
   };
 }
 
-/** The launchers with one kernel version: forward, dx, dw and db, each against the reference. */
-function kernelCase(kind: Kind, c: Config, seed: number, variant: gpu.ConvVariant): OpCase {
+/**
+ * The launchers with one kernel version: forward, dx, dw and db, each against the reference. The gemm
+ * version picks a 64 or 128 tile per shape (tileFor): these small shapes mostly get 64, so `tile` can
+ * force the other.
+ */
+function kernelCase(kind: Kind, c: Config, seed: number, variant: gpu.ConvVariant, tile: Tile | null = null): OpCase {
   const o: ConvOptions = { stride: c.stride, padding: c.padding };
-  const tag = `${tagOf(c, seed)} ${variant}`;
+  const tag = `${tagOf(c, seed)} ${variant}${tile ? ` tile ${tile}` : ''}`;
   const { outputShape, gpu: launch } = ops[kind];
   return {
     name: `${kind} ${tag}`,
     run: async () => {
       const yShape = outputShape(c.x, c.w, o);
       const d = data(c, yShape, seed);
+      tileSettings.forced = tile;
       const [y, dx, dw, db] = tidy(() => {
         const x = upload(d.x, c.x), w = upload(d.w, c.w), dy = upload(d.dy, yShape);
         const b = d.b ? upload(d.b, [yShape[1]]) : null;
-        return [launch.forward(x, w, b, o, variant), launch.backwardInput(dy, w, c.x, o, variant),
-          launch.backwardWeight(x, dy, c.w, o, variant), gpu.convBiasBackward(dy)];
+        try {
+          return [launch.forward(x, w, b, o, variant), launch.backwardInput(dy, w, c.x, o, variant),
+            launch.backwardWeight(x, dy, c.w, o, variant), gpu.convBiasBackward(dy)];
+        } finally {
+          tileSettings.forced = null;
+        }
       });
       const e = expected(kind, c, o, yShape, d);
       await compare(tag, [[`${kind} forward`, y, e.y], [`${kind} dx`, dx, e.dx], [`${kind} dw`, dw, e.dw], [`${kind} db`, db, e.db]]);
@@ -170,9 +181,9 @@ function autogradCase(kind: Kind, c: Config, seed: number): OpCase {
   };
 }
 
-const variants: gpu.ConvVariant[] = ['simple', 'gemm'];
-const bothVariants = (kind: Kind, configs: Config[], firstSeed: number) =>
-  configs.flatMap((c, k) => variants.map((v) => kernelCase(kind, c, firstSeed + k, v)));
+const bothVariants = (kind: Kind, configs: Config[], firstSeed: number) => configs.flatMap((c, k) => [
+  kernelCase(kind, c, firstSeed + k, 'simple'), kernelCase(kind, c, firstSeed + k, 'gemm'), kernelCase(kind, c, firstSeed + k, 'gemm', 128),
+]);
 
 export const convCases: OpCase[] = [
   ...bothVariants('conv2d', convConfigs, 300),
