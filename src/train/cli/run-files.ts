@@ -61,11 +61,13 @@ export class TerminalProgress {
 
 /** The last line of a run, and its exit code (130 after Ctrl-C, as a shell expects). */
 export function reportOutcome(outcome: LoopOutcome, files: RunFiles, epochs: number, maxIters: number): number {
+  // host memory of this Node process (with train:chrome the page's memory is Chromium's, not counted)
+  const peak = `peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB`;
   if (outcome.reason === 'done') {
-    console.error(`done: ${epochs} epochs, ${outcome.iteration} iterations; run folder ${files.runDir}`);
+    console.error(`done: ${epochs} epochs, ${outcome.iteration} iterations; run folder ${files.runDir}; ${peak}`);
     return 0;
   }
   const why = outcome.reason === 'stopped' ? 'stopped' : `reached --max-iters ${maxIters}`;
-  console.error(`${why} at iteration ${outcome.iteration}; checkpoint ${files.checkpointFile}${outcome.samples ? `, samples ${outcome.samples}` : ''}`);
+  console.error(`${why} at iteration ${outcome.iteration}; checkpoint ${files.checkpointFile}${outcome.samples ? `, samples ${outcome.samples}` : ''}; ${peak}`);
   return outcome.reason === 'stopped' ? 130 : 0;
 }
