@@ -4,13 +4,14 @@
 //  - memory: copyBufferToBuffer of a large buffer, in GB/s counting the bytes read plus the bytes written.
 // No Node imports: the browser bench runs this file too.
 import code from './sgemm.wgsl?raw';
+import tilesCode from '../shaders/gemm_tiles.wgsl?raw';
 import { Kernel } from '../src/gpu/kernel.ts';
 import { gpu } from '../src/gpu/context.ts';
 import { Tensor, tidy } from '../src/autograd/tensor.ts';
 import { timeDispatches, type Timing } from './timing.ts';
 import { wallTime } from '../src/gpu/profiler.ts';
 
-const sgemmKernel = new Kernel('bench/sgemm.wgsl', code, 'sgemm');
+const sgemmKernel = new Kernel('bench/sgemm.wgsl', tilesCode + code, 'sgemm', { TILE: 128 });
 
 /** C = A · B for row-major A [m, k], B [k, n]. */
 export function sgemm(a: Tensor, b: Tensor, m: number, n: number, k: number): Tensor {

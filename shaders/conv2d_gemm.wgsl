@@ -23,6 +23,10 @@
 // plain SGEMM of this shape ran 1.6x faster than version 1's, and a DCGAN iteration 1.25-1.55x faster
 // (bench/RESULTS.md; bench/sgemm.wgsl is now this shape).
 //
+// The tile machinery (tile sizes, workgroup tiles, the 8x8 accumulators, multiply_step, block_*) is in
+// shaders/gemm_tiles.wgsl, which src/kernels/conv-gemm.ts puts in front of this file: bench/sgemm.wgsl
+// runs the same multiply on a plain GEMM, as the benchmark's ceiling.
+//
 // Input gradient without the zero taps: with stride s, an x pixel iy is reached only by the kernel rows
 // i ≡ (iy + p) mod s. Grouping the x pixels by that phase (ry, rx) gives s² dense convs, each with a
 // ⌈KH/s⌉ x ⌈KW/s⌉ kernel w[:, :, ry + s·t, rx + s·u] (sub-pixel decomposition): for k4 s2 that is 4 taps
@@ -47,53 +51,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read> grad_y: array<f32>;  // dL/dy [N, O, OH, OW]
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 
-// The tile size is set per pipeline (src/kernels/conv-gemm.ts): 128, or 64 for GEMMs with few rows.
-override TILE: u32 = 128u;          // outputs per workgroup along M and along N
-override TILE_K = TILE / 16u;        // k per step: 8 (or 4), so that each thread loads one k per step
-override GROUPS = TILE / 4u;         // vec4 groups per tile row
-override BLOCKS = TILE / 8u;         // 8x8 register blocks per tile row
-override THREADS = BLOCKS * BLOCKS;  // 256 (or 64) = TILE_K · GROUPS: one A and one B vec4 each per step
 const OUTSIDE = -1073741824;  // a row/column coordinate that fails every bounds check (columns past N)
-
-var<workgroup> a_tile: array<vec4<f32>, THREADS>;  // [kk][g] = A[m0 + 4g .. m0 + 4g + 3, k0 + kk]
-var<workgroup> b_tile: array<vec4<f32>, THREADS>;  // [kk][g] = B[k0 + kk, n0 + 4g .. n0 + 4g + 3]
-// acc[2r + h][q] = C[m0 + 8·ty + r, n0 + 8·tx + 4h + q]: thread (tx, ty) = (lid % BLOCKS, lid / BLOCKS)
-var<private> acc: array<vec4<f32>, 16>;
-
-// acc += A_tile · B_tile for the TILE_K k of this step: each thread its 8x8 block.
-fn multiply_tiles(tx: u32, ty: u32) {
-  for (var kk = 0u; kk < TILE_K; kk++) {
-    let a0 = a_tile[kk * GROUPS + 2u * ty];  // rows 8ty .. 8ty + 3
-    let a1 = a_tile[kk * GROUPS + 2u * ty + 1u];  // rows 8ty + 4 .. 8ty + 7
-    let b0 = b_tile[kk * GROUPS + 2u * tx];
-    let b1 = b_tile[kk * GROUPS + 2u * tx + 1u];
-    acc[0] += a0.x * b0;  acc[1] += a0.x * b1;
-    acc[2] += a0.y * b0;  acc[3] += a0.y * b1;
-    acc[4] += a0.z * b0;  acc[5] += a0.z * b1;
-    acc[6] += a0.w * b0;  acc[7] += a0.w * b1;
-    acc[8] += a1.x * b0;  acc[9] += a1.x * b1;
-    acc[10] += a1.y * b0; acc[11] += a1.y * b1;
-    acc[12] += a1.z * b0; acc[13] += a1.z * b1;
-    acc[14] += a1.w * b0; acc[15] += a1.w * b1;
-  }
-}
-
-// One K step: thread lid = kk·GROUPS + g puts its loaded A[4g..4g+3, k0 + kk] and B[k0 + kk, 4g..4g+3] in
-// the tiles, then (the tiles complete) multiplies its own 8x8 block. The second barrier keeps the next
-// step's loads from overwriting tiles still being read.
-fn multiply_step(lid: u32, a: vec4<f32>, b: vec4<f32>) {
-  a_tile[lid] = a;
-  b_tile[lid] = b;
-  workgroupBarrier();
-  multiply_tiles(lid % BLOCKS, lid / BLOCKS);
-  workgroupBarrier();
-}
-
-// The finished block of thread lid, element e of 64 (row r = e / 8, column c = e % 8): its row and column
-// in C and its value. The entry points map (row, column) to their output layout.
-fn block_row(lid: u32, m0: u32, e: u32) -> u32 { return m0 + 8u * (lid / BLOCKS) + e / 8u; }
-fn block_column(lid: u32, n0: u32, e: u32) -> u32 { return n0 + 8u * (lid % BLOCKS) + e % 8u; }
-fn block_value(e: u32) -> f32 { return acc[e / 4u][e % 4u]; }
 
 // The k range [start, end) of split `split` of a K-long sum, in whole steps of TILE_K.
 fn k_range(k_total: u32, split: u32) -> vec2<u32> {

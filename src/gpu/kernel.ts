@@ -21,6 +21,8 @@ const compiled = new WeakMap<GPUDevice, Map<string, Compiled>>();
 const uniformBuffers = new WeakMap<GPUDevice, Map<string, GPUBuffer>>();
 
 export class Kernel {
+  /** `file:entry`, plus the override constants when set, e.g. `shaders/conv2d_gemm.wgsl:conv2d_gemm_forward TILE=64`. */
+  readonly name: string;
   private readonly entry: FunctionInfo;
 
   /**
@@ -41,12 +43,7 @@ export class Kernel {
     const entry = reflection.entry.compute.find((f) => f.name === entryPoint);
     if (!entry) throw new Error(`WGSL error in ${file}: no @compute entry point named '${entryPoint}'`);
     this.entry = entry;
-  }
-
-  /** `file:entry`, plus the override constants when set, e.g. `shaders/conv2d_gemm.wgsl:conv2d_gemm_forward TILE=64`. */
-  get name(): string {
-    const constants = Object.entries(this.constants).map(([k, v]) => ` ${k}=${v}`).join('');
-    return `${this.file}:${this.entryPoint}${constants}`;
+    this.name = `${file}:${entryPoint}${Object.entries(constants).map(([k, v]) => ` ${k}=${v}`).join('')}`;
   }
 
   private compile(): Compiled {

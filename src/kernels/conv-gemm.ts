@@ -1,7 +1,8 @@
 // Launchers for shaders/conv2d_gemm.wgsl: the implicit-GEMM versions of the three conv passes, in conv
 // geometry (x: conv input, w [O, C, KH, KW], y: conv output), plus the split-K reduction
 // (shaders/split_k_reduce.wgsl). src/kernels/conv.ts decides per shape whether these or the simple kernels run.
-import code from '../../shaders/conv2d_gemm.wgsl?raw';
+import gemmCode from '../../shaders/conv2d_gemm.wgsl?raw';
+import tilesCode from '../../shaders/gemm_tiles.wgsl?raw';
 import reduceCode from '../../shaders/split_k_reduce.wgsl?raw';
 import skinnyCode from '../../shaders/conv2d_skinny.wgsl?raw';
 import { Kernel, grid1d, type Binding } from '../gpu/kernel.ts';
@@ -10,14 +11,15 @@ import type { ConvOptions } from './conv-shapes.ts';
 
 type GemmPass = 'forward' | 'backwardInput' | 'backwardWeight';
 const file = 'shaders/conv2d_gemm.wgsl';
-const entryPoints: Record<GemmPass, string> = {
-  forward: 'conv2d_gemm_forward', backwardInput: 'conv2d_gemm_backward_input', backwardWeight: 'conv2d_gemm_backward_weight',
-};
+const code = tilesCode + gemmCode;  // the tiled multiply (shaders/gemm_tiles.wgsl), then the conv passes
 /** The output tile sizes the shader's `override TILE` is compiled with: one pipeline per pass and size. */
-export const TILES = [64, 128] as const;
-export type Tile = (typeof TILES)[number];
-const gemmKernels = new Map<string, Kernel>(TILES.flatMap((tile) => Object.entries(entryPoints)
-  .map(([pass, entry]) => [`${pass} ${tile}`, new Kernel(file, code, entry, { TILE: tile })] as const)));
+export type Tile = 64 | 128;
+const gemmKernels = (tile: Tile): Record<GemmPass, Kernel> => ({
+  forward: new Kernel(file, code, 'conv2d_gemm_forward', { TILE: tile }),
+  backwardInput: new Kernel(file, code, 'conv2d_gemm_backward_input', { TILE: tile }),
+  backwardWeight: new Kernel(file, code, 'conv2d_gemm_backward_weight', { TILE: tile }),
+});
+const kernelsByTile: Record<Tile, Record<GemmPass, Kernel>> = { 64: gemmKernels(64), 128: gemmKernels(128) };
 const reduceKernel = new Kernel('shaders/split_k_reduce.wgsl', reduceCode, 'split_k_reduce');
 const skinnyKernel = new Kernel('shaders/conv2d_skinny.wgsl', skinnyCode, 'conv2d_skinny_backward_input');
 
@@ -66,7 +68,7 @@ interface GemmLaunch {
 /** One GEMM dispatch, or with split K a dispatch into partial sums plus the reduction. */
 function gemm(l: GemmLaunch): Tensor {
   const tile = tileFor(l.rows, l.columns);
-  const kernel = gemmKernels.get(`${l.pass} ${tile}`)!;
+  const kernel = kernelsByTile[tile][l.pass];
   const grid: [number, number] = [Math.ceil(l.columns / tile), Math.ceil(l.rows / tile)];
   const out = Tensor.empty(l.outShape, l.what);
   const bias = l.bias ?? Object.values(l.inputs)[0];  // bound but unread without a bias

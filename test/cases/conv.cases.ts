@@ -129,10 +129,10 @@ function kernelCase(kind: Kind, c: Config, seed: number, variant: gpu.ConvVarian
     run: async () => {
       const yShape = outputShape(c.x, c.w, o);
       const d = data(c, yShape, seed);
-      tileSettings.forced = tile;
       const [y, dx, dw, db] = tidy(() => {
         const x = upload(d.x, c.x), w = upload(d.w, c.w), dy = upload(d.dy, yShape);
         const b = d.b ? upload(d.b, [yShape[1]]) : null;
+        tileSettings.forced = tile;
         try {
           return [launch.forward(x, w, b, o, variant), launch.backwardInput(dy, w, c.x, o, variant),
             launch.backwardWeight(x, dy, c.w, o, variant), gpu.convBiasBackward(dy)];
