@@ -7,7 +7,7 @@
 //   peer       the same iteration in TF.js's WebGPU backend (bench/peer-tfjs.ts), and ours/TF.js
 import * as conv from '../src/kernels/conv.ts';
 import { conv2dOutputShape, convTranspose2dOutputShape, type ConvOptions } from '../src/kernels/conv-shapes.ts';
-import { gpu, sync } from '../src/gpu/context.ts';
+import { gpu, sync, type GpuCounters } from '../src/gpu/context.ts';
 import { byKernel, profiler } from '../src/gpu/profiler.ts';
 import { tidy, type Shape, type Tensor } from '../src/autograd/tensor.ts';
 import { randomNormal } from '../src/kernels/random.ts';
@@ -86,6 +86,8 @@ export interface IterationResult {
   topKernels: { kernel: string; share: number; msPerIter: number; countPerIter: number }[];
   /** bytes of GPU buffers the engine allocated for this run (model, optimizer state, activations) */
   bytesAllocated: number;
+  /** what one more steady-state step cost in submits, read-backs and newly created buffers */
+  perStep: GpuCounters;
 }
 
 export interface PeerResult {
@@ -226,6 +228,14 @@ async function drainPool(): Promise<void> {
   c.freeBuffers.clear();
 }
 
+function countersDelta(before: GpuCounters, after: GpuCounters): GpuCounters {
+  return {
+    submits: after.submits - before.submits,
+    readBacks: after.readBacks - before.readBacks,
+    buffersCreated: after.buffersCreated - before.buffersCreated,
+  };
+}
+
 /** A synthetic batch of images in [−1, 1]: the iteration's cost does not depend on the pixels. */
 function syntheticImages(n: number): Float32Array {
   const out = new Float32Array(n);
@@ -241,6 +251,9 @@ async function benchIteration(o: BenchOptions, batch: number, log: (s: string) =
   await training.step(images); // the second warm-up (timeDispatches does one more) reaches the steady state
   const t = await timeDispatches(async () => void (await training.step(images)), o.repeat);
   const bytesAllocated = gpu().bytesAllocated - before;
+  const countersBefore = { ...gpu().counters };
+  await training.step(images);
+  const perStep = countersDelta(countersBefore, gpu().counters);
   training.dispose();
   await drainPool();
   const kernels = byKernel(t.kernels);
@@ -253,7 +266,7 @@ async function benchIteration(o: BenchOptions, batch: number, log: (s: string) =
   }));
   const result: IterationResult = {
     batch, msPerIter: t.wallMs, imagesPerSecond: batch / (t.wallMs / 1000), gpuMsPerIter: t.gpuMs,
-    dispatchesPerIter: t.dispatches, topKernels, bytesAllocated,
+    dispatchesPerIter: t.dispatches, topKernels, bytesAllocated, perStep,
   };
   log(`  batch ${batch} iteration: ${t.wallMs.toFixed(1)} ms/iter, ${result.imagesPerSecond.toFixed(1)} images/s`);
   return result;

@@ -1,5 +1,6 @@
 // GPU memory stays flat across training iterations: after the first iteration every buffer comes from
-// the pool, so nothing new is allocated, and no tensor leaks into the pool's "in use" set.
+// the pool, so nothing new is allocated, and no tensor leaks into the pool's "in use" set. And a step
+// crosses the CPU–GPU boundary as little as it can: one submit, one read-back, no new buffer.
 import { describe, expect, it } from 'vitest';
 import { useGpu } from './support/node-device.ts';
 import { gpu } from '../src/gpu/context.ts';
@@ -22,6 +23,23 @@ describe('memory', () => {
       await training.step(batch);
       expect(gpu().bytesAllocated).toBe(allocated);
       expect(pooled()).toBe(free); // every buffer taken from the pool during a step went back to it
+    }
+    training.dispose();
+  });
+
+  it('a steady-state training step is one submit and one read-back, and creates no buffer', async () => {
+    const training = new GanTraining({ model: { imageSize: 16, nz: 8, ngf: 4, ndf: 4, nc: 3 }, batchSize: 4, lr: 2e-4, beta1: 0.5, seed: 4 }, 8);
+    const batch = new Float32Array(4 * 3 * 16 * 16).map((_, i) => Math.cos(i));
+    await training.step(batch);
+    await training.step(batch);
+    for (let i = 0; i < 3; i++) {
+      const before = { ...gpu().counters };
+      const stats = await training.step(batch);
+      expect(Number.isFinite(stats.lossD) && Number.isFinite(stats.lossG)).toBe(true);
+      const after = gpu().counters;
+      expect(after.submits - before.submits).toBe(1); // uploads, both updates and the stats copy: one encoder
+      expect(after.readBacks - before.readBacks).toBe(1); // the six logging scalars together
+      expect(after.buffersCreated - before.buffersCreated).toBe(0); // storage, upload and read-back buffers all pooled
     }
     training.dispose();
   });

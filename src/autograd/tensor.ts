@@ -1,7 +1,7 @@
 // A GPU tensor and the reverse-mode autograd tape, in the spirit of micrograd: every op makes its output
 // and records a closure that maps the output's gradient to its inputs' gradients; backward() visits the
 // graph in reverse topological order and accumulates (+=) into each input's .grad.
-import { allocBuffer, readBuffer, releaseBuffer, writeBuffer } from '../gpu/context.ts';
+import { allocBuffer, readBuffers, releaseBuffer, writeBuffer } from '../gpu/context.ts';
 // elementwise.ts imports Tensor too; the cycle is safe because each side only calls the other inside functions
 import { add, copy, fill, fillInto } from '../kernels/elementwise.ts';
 
@@ -101,15 +101,21 @@ export class Tensor {
   }
 
   async read(): Promise<Float32Array> {
-    this.assertAlive();
-    return new Float32Array(await readBuffer(this.buffer, this.size * 4));
+    return (await Tensor.readAll([this]))[0];
+  }
+
+  /** Several tensors' values in one read-back: a copy each into one buffer, one submit, one map. */
+  static async readAll(tensors: Tensor[]): Promise<Float32Array[]> {
+    for (const t of tensors) t.assertAlive();
+    const copies = await readBuffers(tensors.map((t) => ({ buffer: t.buffer, bytes: t.size * 4 })));
+    return copies.map((c) => new Float32Array(c));
   }
 
   /** Overwrite the contents with CPU data (a new batch, a loaded checkpoint). */
   write(data: ArrayLike<number>): void {
     this.assertAlive();
     if (data.length !== this.size) throw new Error(`${data.length} values cannot fill a tensor of shape ${shapeText(this.shape)}`);
-    writeBuffer(this.buffer, Float32Array.from(data));
+    writeBuffer(this.buffer, data instanceof Float32Array ? data : Float32Array.from(data));
   }
 
   /** The same values, cut off from the graph: gradients stop here. Shares the buffer, so do not dispose both. */

@@ -1,6 +1,11 @@
 // The engine's one GPU context: the device, a pool of storage buffers, and the command encoder that
 // dispatches are recorded into. Work is submitted in batches (flush) and errors are collected per
 // dispatch, so a failure names the kernel and shapes that caused it.
+//
+// Uploads and read-backs go through pooled mappable buffers, copied inside the same command encoder as
+// the dispatches: a training step is then one encoder and one submit (its uploads are recorded in order
+// with its kernels, and its logging read-back is one copy at the end), and allocates no buffer once the
+// pools hold its sizes. `counters` lets the benchmark and the tests check that.
 
 export interface GpuContext {
   device: GPUDevice;
@@ -10,12 +15,30 @@ export interface GpuContext {
   pendingErrors: Promise<string | null>[];
   lost: string | null;
   bytesAllocated: number;
+  /** upload buffers (MAP_WRITE | COPY_SRC), mapped and ready to fill, by byte size */
+  freeUploads: Map<number, GPUBuffer[]>;
+  /** upload buffers filled and copied in the current encoder: mapped again once it has run */
+  uploadsInFlight: GPUBuffer[];
+  /** read-back buffers (MAP_READ | COPY_DST), unmapped, by byte size */
+  freeDownloads: Map<number, GPUBuffer[]>;
+  counters: GpuCounters;
+}
+
+/** Running totals of the work that crosses the CPU–GPU boundary (compare two snapshots). */
+export interface GpuCounters {
+  buffersCreated: number;
+  submits: number;
+  readBacks: number;
 }
 
 let ctx: GpuContext | null = null;
 
 export function useDevice(device: GPUDevice): void {
-  ctx = { device, freeBuffers: new Map(), encoder: null, pendingErrors: [], lost: null, bytesAllocated: 0 };
+  ctx = {
+    device, freeBuffers: new Map(), encoder: null, pendingErrors: [], lost: null, bytesAllocated: 0,
+    freeUploads: new Map(), uploadsInFlight: [], freeDownloads: new Map(),
+    counters: { buffersCreated: 0, submits: 0, readBacks: 0 },
+  };
   const current = ctx;
   device.lost.then((info) => {
     current.lost = `GPU device lost (${info.reason}): ${info.message}`;
@@ -41,6 +64,7 @@ export function allocBuffer(bytes: number, what: string): GPUBuffer {
   const free = c.freeBuffers.get(size);
   if (free && free.length) return free.pop()!;
   c.bytesAllocated += size;
+  c.counters.buffersCreated++;
   return guarded(`allocating ${what} (${size} bytes)`, () =>
     c.device.createBuffer({
       size,
@@ -51,10 +75,13 @@ export function allocBuffer(bytes: number, what: string): GPUBuffer {
 }
 
 export function releaseBuffer(buffer: GPUBuffer): void {
-  if (!ctx) return;
-  const list = ctx.freeBuffers.get(buffer.size) ?? [];
+  if (ctx) pushFree(ctx.freeBuffers, buffer);
+}
+
+function pushFree(pool: Map<number, GPUBuffer[]>, buffer: GPUBuffer): void {
+  const list = pool.get(buffer.size) ?? [];
   list.push(buffer);
-  ctx.freeBuffers.set(buffer.size, list);
+  pool.set(buffer.size, list);
 }
 
 /** Runs `fn` inside validation and out-of-memory error scopes; a failure is reported at the next sync. */
@@ -81,13 +108,18 @@ export function encoder(): GPUCommandEncoder {
   return c.encoder;
 }
 
-/** Submit what has been recorded so far. */
+/** Submit what has been recorded so far; its upload buffers return to the pool once it has run. */
 export function flush(): void {
   const c = gpu();
   if (!c.encoder) return;
   const commands = c.encoder.finish();
   c.encoder = null;
   c.device.queue.submit([commands]);
+  c.counters.submits++;
+  for (const upload of c.uploadsInFlight) {
+    upload.mapAsync(GPUMapMode.WRITE).then(() => pushFree(c.freeUploads, upload), () => upload.destroy());
+  }
+  c.uploadsInFlight = [];
 }
 
 /** Submit, wait for the GPU, and throw the first error any dispatch since the last sync caused. */
@@ -107,25 +139,57 @@ async function throwPendingErrors(): Promise<void> {
   if (messages.length) throw new Error(messages[0] + (messages.length > 1 ? ` (and ${messages.length - 1} more errors)` : ''));
 }
 
-/** Copy a storage buffer back to the CPU. The only way data leaves the GPU. */
-export async function readBuffer(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+/**
+ * Copy several storage buffers back to the CPU with one copy each into one read-back buffer, one submit
+ * and one map: the only way data leaves the GPU (a training step reads its logging scalars this way).
+ */
+export async function readBuffers(sources: { buffer: GPUBuffer; bytes: number }[]): Promise<ArrayBuffer[]> {
   const c = gpu();
-  const size = Math.ceil(bytes / 4) * 4;
-  const staging = c.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  encoder().copyBufferToBuffer(buffer, 0, staging, 0, size);
+  const offsets: number[] = [];
+  let size = 0;
+  for (const { bytes } of sources) {
+    offsets.push(size);
+    size += Math.ceil(bytes / 4) * 4;
+  }
+  const staging = takeMappable(c.freeDownloads, size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'read-back');
+  sources.forEach(({ buffer, bytes }, i) => encoder().copyBufferToBuffer(buffer, 0, staging, offsets[i], Math.ceil(bytes / 4) * 4));
   flush();
-  await staging.mapAsync(GPUMapMode.READ);
-  const copy = staging.getMappedRange().slice(0, bytes);
-  staging.destroy();
+  c.counters.readBacks++;
+  try {
+    await staging.mapAsync(GPUMapMode.READ);
+  } catch (e) {
+    await throwPendingErrors();
+    throw e;
+  }
+  const mapped = staging.getMappedRange();
+  const copies = sources.map(({ bytes }, i) => mapped.slice(offsets[i], offsets[i] + bytes));
+  staging.unmap();
+  pushFree(c.freeDownloads, staging);
   await throwPendingErrors();
-  return copy;
+  return copies;
 }
 
 /**
- * Copy CPU data into a storage buffer. queue.writeBuffer runs before any unsubmitted dispatch, so we
- * submit those first: a pooled buffer may still be read by work recorded before it was released.
+ * Copy CPU data into a storage buffer: filled into a pooled upload buffer, then a copy recorded in the
+ * current encoder, so it lands in order with the dispatches around it (queue.writeBuffer would land
+ * before every unsubmitted dispatch, and would force a submit to keep that order).
  */
 export function writeBuffer(buffer: GPUBuffer, data: ArrayBufferView & { buffer: ArrayBufferLike }): void {
-  flush();
-  gpu().device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+  const c = gpu();
+  const size = Math.ceil(data.byteLength / 4) * 4;
+  const upload = takeMappable(c.freeUploads, size, GPUBufferUsage.MAP_WRITE | GPUBufferUsage.COPY_SRC, 'upload');
+  new Uint8Array(upload.getMappedRange(0, size)).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  upload.unmap();
+  encoder().copyBufferToBuffer(upload, 0, buffer, 0, size);
+  c.uploadsInFlight.push(upload);
+}
+
+/** A pooled buffer of exactly `size` bytes for uploads (created mapped) or read-backs (created unmapped). */
+function takeMappable(pool: Map<number, GPUBuffer[]>, size: number, usage: GPUBufferUsageFlags, what: string): GPUBuffer {
+  const free = pool.get(size);
+  if (free && free.length) return free.pop()!;
+  const c = gpu();
+  c.counters.buffersCreated++;
+  const mappedAtCreation = (usage & GPUBufferUsage.MAP_WRITE) !== 0;
+  return guarded(`allocating a ${what} buffer (${size} bytes)`, () => c.device.createBuffer({ size, usage, mappedAtCreation, label: what }));
 }

@@ -21,7 +21,7 @@ export interface TrainingConfig {
   seed: number;
 }
 
-/** What one iteration reports, read back from the GPU (the only read-back of a step). */
+/** What one iteration reports, read back from the GPU in one copy (the only read-back of a step). */
 export interface StepStats {
   lossD: number;
   lossG: number;
@@ -86,7 +86,8 @@ export class GanTraining {
       this.optimizerG.step();
       return noGrad(() => [lossReal, lossFake, lossG, ...[logitsReal, logitsFake, logitsAfter].map((l) => mean(sigmoidForward(l)))]);
     });
-    const [lossReal, lossFake, lossG, dReal, dFakeBefore, dFakeAfter] = await Promise.all(scalars.map(async (t) => (await t.read())[0]));
+    // the step's one read-back, for logging and the divergence guard: six scalars in one copy
+    const [lossReal, lossFake, lossG, dReal, dFakeBefore, dFakeAfter] = (await Tensor.readAll(scalars)).map((v) => v[0]);
     for (const t of scalars) t.dispose();
     this.iteration++;
     return { lossD: lossReal + lossFake, lossG, dReal, dFakeBefore, dFakeAfter };
