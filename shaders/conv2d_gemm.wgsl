@@ -12,12 +12,11 @@
 //
 // Version 2 (this file): a TILE x TILE output tile per workgroup (TILE = 128, or 64 for GEMMs with few
 // rows: a pipeline override), an 8x8 register block per thread (sixteen vec4 accumulators), so (TILE / 8)²
-// threads, and K in steps of TILE / 16. Both tiles are stored k-major as vec4 in workgroup memory, so
+// threads, and K in steps of 16. Both tiles are stored k-major as vec4 in workgroup memory, so
 // per k a thread does four vec4 loads and sixteen vec4 FMAs. Loading (TILE = 128): thread (kk = lid / 32,
-// g = lid % 32) fetches A[4g..4g+3, k0 + kk] and B[k0 + kk, 4g..4g+3]: one k per thread and step, so the division that
-// splits k into its (c, i, j) happens once per step, and the four columns' (n, oy, ox) are split once per
-// kernel (integer division is the expensive part of an implicit GEMM's address math, most of all on a CPU
-// adapter, where vector lanes divide one at a time). Why 8x8 blocks and 128 tiles (version 1 was 64x64
+// g = lid % 32) fetches A[4g..4g+3, k] and B[k, 4g..4g+3] for k = k0 + kk and k0 + 8 + kk (load_k): one k
+// per load, so the division that splits k into its (c, i, j) happens once per load, and the four columns'
+// (n, oy, ox) are split once per kernel. Why 8x8 blocks and 128 tiles (version 1 was 64x64
 // tiles of 4x4 blocks): each value loaded into a 128 tile feeds 128 multiply-adds instead of 64, and the
 // loads (gathers through the im2col address math) are what bound the GEMM on a CPU adapter. On lavapipe a
 // plain SGEMM of this shape ran 1.6x faster than version 1's, and a DCGAN iteration 1.25-1.55x faster
@@ -73,6 +72,7 @@ fn store(index: u32, row: u32, split: u32, value: f32) {
 
 fn inside(v: i32, size: u32) -> bool { return v >= 0 && v < i32(size); }
 
+
 // y[n,o,oy,ox] = Σ_{c,i,j} w[o,c,i,j] · x[n, c, oy·s − p + i, ox·s − p + j]:  M = O, N = batch·OH·OW, K = C·KH·KW.
 @compute @workgroup_size(THREADS)
 fn conv2d_gemm_forward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -84,7 +84,6 @@ fn conv2d_gemm_forward(@builtin(local_invocation_index) lid: u32, @builtin(workg
   let in_plane = params.in_height * params.in_width;
   let m0 = wid.y * TILE;
   let n0 = wid.x * TILE;
-  let kk = lid / GROUPS;
   let g = lid % GROUPS;
 
   // The four columns this thread loads: the top-left input tap oy·s − p, ox·s − p and the image's offset.
@@ -103,23 +102,26 @@ fn conv2d_gemm_forward(@builtin(local_invocation_index) lid: u32, @builtin(workg
   acc = array<vec4<f32>, 16>();
   let range = k_range(k_total, wid.z);
   for (var k0 = range.x; k0 < range.y; k0 += TILE_K) {
-    let k = k0 + kk;
-    let k_ok = k < range.y;
-    let c = k / taps;
-    let i = (k % taps) / params.kernel_width;
-    let j = k % params.kernel_width;
-    var a = vec4<f32>();
-    var b = vec4<f32>();
-    for (var q = 0u; q < 4u; q++) {
-      let o = m0 + 4u * g + q;
-      if (k_ok && o < rows) { a[q] = weight[o * k_total + k]; }
-      let iy = corner_y[q] + i32(i);
-      let ix = corner_x[q] + i32(j);
-      if (k_ok && inside(iy, params.in_height) && inside(ix, params.in_width)) {
-        b[q] = x[image[q] + c * in_plane + u32(iy) * params.in_width + u32(ix)];
+    for (var load = 0u; load < LOADS; load++) {
+      let k = load_k(k0, load, lid);
+      let k_ok = k < range.y;
+      let c = k / taps;
+      let i = (k % taps) / params.kernel_width;
+      let j = k % params.kernel_width;
+      var a = vec4<f32>();
+      var b = vec4<f32>();
+      for (var q = 0u; q < 4u; q++) {
+        let o = m0 + 4u * g + q;
+        if (k_ok && o < rows) { a[q] = weight[o * k_total + k]; }
+        let iy = corner_y[q] + i32(i);
+        let ix = corner_x[q] + i32(j);
+        if (k_ok && inside(iy, params.in_height) && inside(ix, params.in_width)) {
+          b[q] = x[image[q] + c * in_plane + u32(iy) * params.in_width + u32(ix)];
+        }
       }
+      put_tiles(load, lid, a, b);
     }
-    multiply_step(lid, a, b);
+    multiply_step(lid);
   }
 
   for (var e = 0u; e < 64u; e++) {
@@ -160,7 +162,6 @@ fn conv2d_gemm_backward_input(@builtin(local_invocation_index) lid: u32, @builti
   let m0 = wid.y * TILE;
   let n0 = wid.x * TILE;
   if (n0 >= columns) { return; }  // the grid covers the largest phase; uniform across the workgroup
-  let kk = lid / GROUPS;
   let g = lid % GROUPS;
 
   // The four columns this thread loads: dy's (oy, ox) for tap (0, 0), and the image's offset in dy.
@@ -178,24 +179,27 @@ fn conv2d_gemm_backward_input(@builtin(local_invocation_index) lid: u32, @builti
   acc = array<vec4<f32>, 16>();
   let range = k_range(k_total, split);
   for (var k0 = range.x; k0 < range.y; k0 += TILE_K) {
-    let k = k0 + kk;
-    let k_ok = k < range.y;
-    let o = k / phase_taps;
-    let t = (k % phase_taps) / taps_x;
-    let u = k % taps_x;
-    let tap = (ry + s * t) * params.kernel_width + rx + s * u;  // (i, j) within a kernel plane
-    var a = vec4<f32>();
-    var b = vec4<f32>();
-    for (var q = 0u; q < 4u; q++) {
-      let c = m0 + 4u * g + q;
-      if (k_ok && c < rows) { a[q] = weight[(o * rows + c) * params.kernel_height * params.kernel_width + tap]; }
-      let oy = start_y[q] - i32(t);
-      let ox = start_x[q] - i32(u);
-      if (k_ok && inside(oy, params.out_height) && inside(ox, params.out_width)) {
-        b[q] = grad_y[image[q] + o * out_plane + u32(oy) * params.out_width + u32(ox)];
+    for (var load = 0u; load < LOADS; load++) {
+      let k = load_k(k0, load, lid);
+      let k_ok = k < range.y;
+      let o = k / phase_taps;
+      let t = (k % phase_taps) / taps_x;
+      let u = k % taps_x;
+      let tap = (ry + s * t) * params.kernel_width + rx + s * u;  // (i, j) within a kernel plane
+      var a = vec4<f32>();
+      var b = vec4<f32>();
+      for (var q = 0u; q < 4u; q++) {
+        let c = m0 + 4u * g + q;
+        if (k_ok && c < rows) { a[q] = weight[(o * rows + c) * params.kernel_height * params.kernel_width + tap]; }
+        let oy = start_y[q] - i32(t);
+        let ox = start_x[q] - i32(u);
+        if (k_ok && inside(oy, params.out_height) && inside(ox, params.out_width)) {
+          b[q] = grad_y[image[q] + o * out_plane + u32(oy) * params.out_width + u32(ox)];
+        }
       }
+      put_tiles(load, lid, a, b);
     }
-    multiply_step(lid, a, b);
+    multiply_step(lid);
   }
 
   for (var e = 0u; e < 64u; e++) {
@@ -223,7 +227,6 @@ fn conv2d_gemm_backward_weight(@builtin(local_invocation_index) lid: u32, @built
   let in_plane = params.in_height * params.in_width;
   let m0 = wid.y * TILE;
   let n0 = wid.x * TILE;
-  let kk = lid / GROUPS;
   let g = lid % GROUPS;
 
   // The four weight columns (c, i, j) this thread loads: the channel's offset and the tap's shift −p + i, −p + j.
@@ -240,25 +243,28 @@ fn conv2d_gemm_backward_weight(@builtin(local_invocation_index) lid: u32, @built
   acc = array<vec4<f32>, 16>();
   let range = k_range(k_total, wid.z);
   for (var k0 = range.x; k0 < range.y; k0 += TILE_K) {
-    let k = k0 + kk;
-    let k_ok = k < range.y;
-    let n = k / plane;
-    let pos = k % plane;
-    let oy = i32((pos / params.out_width) * params.stride);
-    let ox = i32((pos % params.out_width) * params.stride);
-    let image = n * params.in_channels * in_plane;
-    var a = vec4<f32>();
-    var b = vec4<f32>();
-    for (var q = 0u; q < 4u; q++) {
-      let o = m0 + 4u * g + q;
-      if (k_ok && o < rows) { a[q] = grad_y[(n * rows + o) * plane + pos]; }
-      let iy = oy + shift_y[q];
-      let ix = ox + shift_x[q];
-      if (k_ok && inside(iy, params.in_height) && inside(ix, params.in_width)) {
-        b[q] = x[image + channel[q] + u32(iy) * params.in_width + u32(ix)];
+    for (var load = 0u; load < LOADS; load++) {
+      let k = load_k(k0, load, lid);
+      let k_ok = k < range.y;
+      let n = k / plane;
+      let pos = k % plane;
+      let oy = i32((pos / params.out_width) * params.stride);
+      let ox = i32((pos % params.out_width) * params.stride);
+      let image = n * params.in_channels * in_plane;
+      var a = vec4<f32>();
+      var b = vec4<f32>();
+      for (var q = 0u; q < 4u; q++) {
+        let o = m0 + 4u * g + q;
+        if (k_ok && o < rows) { a[q] = grad_y[(n * rows + o) * plane + pos]; }
+        let iy = oy + shift_y[q];
+        let ix = ox + shift_x[q];
+        if (k_ok && inside(iy, params.in_height) && inside(ix, params.in_width)) {
+          b[q] = x[image + channel[q] + u32(iy) * params.in_width + u32(ix)];
+        }
       }
+      put_tiles(load, lid, a, b);
     }
-    multiply_step(lid, a, b);
+    multiply_step(lid);
   }
 
   for (var e = 0u; e < 64u; e++) {

@@ -1,19 +1,28 @@
 // The tiled-GEMM core shared by shaders/conv2d_gemm.wgsl (implicit GEMMs of the conv passes) and
 // bench/sgemm.wgsl (a plain GEMM, the benchmark's compute ceiling): their launchers put this file in front
-// of theirs. It owns the workgroup tiles and each thread's 8x8 block of C; the including shader loads one
-// vec4 of A and one of B per thread and step, calls multiply_step, and finally stores the block through
-// block_row / block_column / block_value. A TILE x TILE output tile per workgroup, (TILE / 8)² threads,
-// K in steps of TILE / 16.
+// of theirs. It owns the workgroup tiles and each thread's 8x8 block of C. Per step of TILE_K k, the
+// including shader has every thread load LOADS vec4s of A and of B (load_k says which k, put_tiles stores
+// them), calls multiply_step, and at the end stores the block through block_row / block_column / block_value.
+// A TILE x TILE output tile per workgroup, (TILE / 8)² threads.
+//
+// Why 16 k per step whatever the tile: a step costs two workgroup barriers, and on a CPU adapter each is
+// a switch through every SIMD group of the workgroup. On lavapipe a 64-tile SGEMM ran 1.4x faster with
+// 16 k per step than with 4 (the 128 tile, at 8 before, gained nothing); the conv passes on 64 tiles only
+// about 4%, their im2col loads weighing more. 16 also fits WebGPU's guaranteed 16 KB of workgroup memory
+// at TILE 128 (2 tiles x 16 x 128 floats).
 
 // The tile size is a pipeline override: 128, or 64 for the conv GEMMs with few rows (src/kernels/conv-gemm.ts).
-override TILE: u32 = 128u;          // outputs per workgroup along M and along N
-override TILE_K = TILE / 16u;        // k per step: 8 (or 4), so that each thread loads one k per step
-override GROUPS = TILE / 4u;         // vec4 groups per tile row
-override BLOCKS = TILE / 8u;         // 8x8 register blocks per tile row
-override THREADS = BLOCKS * BLOCKS;  // 256 (or 64) = TILE_K · GROUPS: one A and one B vec4 each per step
+override TILE: u32 = 128u;              // outputs per workgroup along M and along N
+override TILE_K: u32 = 16u;             // k per step
+override GROUPS = TILE / 4u;            // vec4 groups per tile row
+override BLOCKS = TILE / 8u;            // 8x8 register blocks per tile row
+override THREADS = BLOCKS * BLOCKS;     // 256 (or 64)
+override K_PER_LOAD = THREADS / GROUPS; // k covered when every thread loads one vec4 of A and of B: 8 (or 4)
+override LOADS = TILE_K / K_PER_LOAD;   // loads per thread and step: 2 (or 4)
+override SLOTS = TILE_K * GROUPS;       // vec4s per tile
 
-var<workgroup> a_tile: array<vec4<f32>, THREADS>;  // [kk][g] = A[m0 + 4g .. m0 + 4g + 3, k0 + kk]
-var<workgroup> b_tile: array<vec4<f32>, THREADS>;  // [kk][g] = B[k0 + kk, n0 + 4g .. n0 + 4g + 3]
+var<workgroup> a_tile: array<vec4<f32>, SLOTS>;  // [kk][g] = A[m0 + 4g .. m0 + 4g + 3, k0 + kk]
+var<workgroup> b_tile: array<vec4<f32>, SLOTS>;  // [kk][g] = B[k0 + kk, n0 + 4g .. n0 + 4g + 3]
 // acc[2r + h][q] = C[m0 + 8·ty + r, n0 + 8·tx + 4h + q]: thread (tx, ty) = (lid % BLOCKS, lid / BLOCKS)
 var<private> acc: array<vec4<f32>, 16>;
 
@@ -35,12 +44,17 @@ fn multiply_tiles(tx: u32, ty: u32) {
   }
 }
 
-// One K step: thread lid = kk·GROUPS + g puts its loaded A[4g..4g+3, k0 + kk] and B[k0 + kk, 4g..4g+3] in
-// the tiles, then (the tiles complete) multiplies its own 8x8 block. The second barrier keeps the next
-// step's loads from overwriting tiles still being read.
-fn multiply_step(lid: u32, a: vec4<f32>, b: vec4<f32>) {
-  a_tile[lid] = a;
-  b_tile[lid] = b;
+// Load number `load` (0 ≤ load < LOADS) of thread lid is for k = load_k(k0, load, lid) and the vec4
+// group g = lid % GROUPS: the including shader fetches A[4g..4g+3, k] and B[k, 4g..4g+3] and puts them here.
+fn load_k(k0: u32, load: u32, lid: u32) -> u32 { return k0 + load * K_PER_LOAD + lid / GROUPS; }
+fn put_tiles(load: u32, lid: u32, a: vec4<f32>, b: vec4<f32>) {
+  a_tile[load * THREADS + lid] = a;
+  b_tile[load * THREADS + lid] = b;
+}
+
+// One K step, after every thread's put_tiles: (the tiles complete) each thread multiplies its own 8x8
+// block. The second barrier keeps the next step's loads from overwriting tiles still being read.
+fn multiply_step(lid: u32) {
   workgroupBarrier();
   multiply_tiles(lid % BLOCKS, lid / BLOCKS);
   workgroupBarrier();
