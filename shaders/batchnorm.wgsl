@@ -1,10 +1,14 @@
 // BatchNorm2d over NCHW, per channel c, with m = N·H·W values per channel:
 //   xhat = (x − mean_c) · invStd_c,   invStd_c = 1 / sqrt(var_c + eps),   y = gamma_c · xhat + beta_c
 // Training uses the batch's mean and biased variance; evaluation uses the running statistics.
-// Per-channel reductions run one workgroup per channel (workgroup_id.x = c): 256 threads each add a
-// strided slice of the channel's m values, then a shared-memory tree halves the partial sums to one.
+// Per-channel reductions use the whole GPU in two stages: stage 1 has one workgroup per chunk of a
+// channel's values (grid chunks x C, the launcher picks the chunks: a 64-channel layer at batch 128 and
+// 32x32 gets 16 chunks per channel, 1024 workgroups, where one workgroup per channel would leave most of a
+// large GPU idle); 256 threads each add a strided slice of the chunk, the partial sums are added up in
+// workgroup memory, and each chunk writes its result to `partials`. Stage 2, one thread per channel,
+// merges the chunks.
 
-struct Params { batch: u32, channels: u32, spatial: u32, eps: f32, momentum: f32 }
+struct Params { batch: u32, channels: u32, spatial: u32, eps: f32, momentum: f32, chunks: u32, chunk_size: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;               // [N, C, H, W]
 @group(0) @binding(2) var<storage, read> gamma: array<f32>;           // [C]
@@ -18,6 +22,14 @@ struct Params { batch: u32, channels: u32, spatial: u32, eps: f32, momentum: f32
 @group(0) @binding(10) var<storage, read_write> grad_x: array<f32>;   // dL/dx [N, C, H, W]
 @group(0) @binding(11) var<storage, read_write> grad_gamma: array<f32>; // dL/dgamma [C]
 @group(0) @binding(12) var<storage, read_write> grad_beta: array<f32>;  // dL/dbeta [C]
+@group(0) @binding(13) var<storage, read_write> partials: array<f32>;   // [C, chunks, 2] stage-1 results
+
+// The j range [start, end) of chunk `chunk` of a channel's m values (chunk_size values each, the last fewer).
+fn chunk_range(chunk: u32) -> vec2<u32> {
+  let m = params.batch * params.spatial;
+  return vec2<u32>(chunk * params.chunk_size, min(chunk * params.chunk_size + params.chunk_size, m));
+}
+fn partial_index(c: u32, chunk: u32) -> u32 { return (c * params.chunks + chunk) * 2u; }
 
 fn index(gid: vec3<u32>, groups: vec3<u32>) -> u32 { return gid.x + gid.y * groups.x * 256u; }
 
@@ -34,48 +46,80 @@ fn channel_of(i: u32) -> u32 { return (i / params.spatial) % params.channels; }
 var<workgroup> partial_a: array<f32, 256>;
 var<workgroup> partial_b: array<f32, 256>;
 
-// Tree-sum partial_a and partial_b over the workgroup; afterwards [0] holds each total.
-// Callers must barrier again before overwriting the arrays, since every thread reads [0].
+// Sum partial_a and partial_b over the workgroup in two levels of 16 (16 threads add 16 values each, then
+// thread 0 adds those 16): three barriers where a halving tree takes nine. On a CPU adapter every barrier
+// switches through all the workgroup's SIMD groups, and a stage-1 kernel ends in two of these sums.
+// Afterwards [0] holds each total; callers must barrier again before overwriting the arrays.
 fn reduce_partials(t: u32) {
-  for (var stride = 128u; stride > 0u; stride = stride >> 1u) {
-    workgroupBarrier();
-    if (t < stride) {
-      partial_a[t] += partial_a[t + stride];
-      partial_b[t] += partial_b[t + stride];
-    }
+  workgroupBarrier();
+  if (t < 16u) {
+    var a = 0.0;
+    var b = 0.0;
+    for (var i = 0u; i < 16u; i++) { a += partial_a[16u * t + i]; b += partial_b[16u * t + i]; }
+    partial_a[16u * t] = a;
+    partial_b[16u * t] = b;
+  }
+  workgroupBarrier();
+  if (t == 0u) {
+    for (var i = 1u; i < 16u; i++) { partial_a[0] += partial_a[16u * i]; partial_b[0] += partial_b[16u * i]; }
   }
   workgroupBarrier();
 }
 
-// Training statistics of channel c = workgroup_id.x, two passes for accuracy:
-//   mean_c = (1/m) Σ x,  var_c = (1/m) Σ (x − mean_c)^2 (biased),  inv_std_c = 1/sqrt(var_c + eps)
+// Training statistics, stage 1, chunk wid.x of channel c = wid.y: the chunk's count n_i, mean_i and
+// M2_i = Σ (x − mean_i)², two passes over the chunk for accuracy (it is in cache for the second).
+@compute @workgroup_size(256)
+fn batchnorm_chunk_statistics(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let c = wid.y;
+  let range = chunk_range(wid.x);
+  var s = 0.0;
+  for (var j = range.x + t; j < range.y; j += 256u) { s += x[channel_element(c, j)]; }
+  partial_a[t] = s;
+  partial_b[t] = 0.0;
+  reduce_partials(t);
+  let mu = partial_a[0] / f32(range.y - range.x);
+  workgroupBarrier();
+
+  var q = 0.0;
+  for (var j = range.x + t; j < range.y; j += 256u) { let d = x[channel_element(c, j)] - mu; q += d * d; }
+  partial_a[t] = q;
+  reduce_partials(t);
+  if (t == 0u) {
+    partials[partial_index(c, wid.x)] = mu;
+    partials[partial_index(c, wid.x) + 1u] = partial_a[0];
+  }
+}
+
+// Stage 2, one thread per channel: the chunks merged (Chan et al.'s pairwise rule, exact in exact arithmetic
+// and free of the cancellation of Σx² − m·mean²):
+//   mean_c = Σ n_i mean_i / m,   M2 = Σ M2_i + n_i (mean_i − mean_c)²,   var_c = M2 / m (biased)
+//   inv_std_c = 1/sqrt(var_c + eps)
 // and PyTorch's running update, with the UNBIASED variance var_c · m/(m−1):
 //   running_mean = (1 − momentum) running_mean + momentum mean_c
 //   running_var  = (1 − momentum) running_var  + momentum var_c m/(m−1)
 @compute @workgroup_size(256)
-fn batchnorm_statistics(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-  let c = wid.x;
+fn batchnorm_merge_statistics(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.x;
+  if (c >= params.channels) { return; }
   let m = params.batch * params.spatial;
-  var s = 0.0;
-  for (var j = t; j < m; j += 256u) { s += x[channel_element(c, j)]; }
-  partial_a[t] = s;
-  partial_b[t] = 0.0;
-  reduce_partials(t);
-  let mu = partial_a[0] / f32(m);
-  workgroupBarrier();
-
-  var q = 0.0;
-  for (var j = t; j < m; j += 256u) { let d = x[channel_element(c, j)] - mu; q += d * d; }
-  partial_a[t] = q;
-  reduce_partials(t);
-  if (t == 0u) {
-    let variance = partial_a[0] / f32(m);
-    mean[c] = mu;
-    inv_std[c] = 1.0 / sqrt(variance + params.eps);
-    let k = params.momentum;
-    running_mean[c] = (1.0 - k) * running_mean[c] + k * mu;
-    running_var[c] = (1.0 - k) * running_var[c] + k * variance * f32(m) / f32(m - 1u);
+  var total = 0.0;
+  for (var i = 0u; i < params.chunks; i++) {
+    let range = chunk_range(i);
+    total += f32(range.y - range.x) * partials[partial_index(c, i)];
   }
+  let mu = total / f32(m);
+  var m2 = 0.0;
+  for (var i = 0u; i < params.chunks; i++) {
+    let range = chunk_range(i);
+    let d = partials[partial_index(c, i)] - mu;
+    m2 += partials[partial_index(c, i) + 1u] + f32(range.y - range.x) * d * d;
+  }
+  let variance = m2 / f32(m);
+  mean[c] = mu;
+  inv_std[c] = 1.0 / sqrt(variance + params.eps);
+  let k = params.momentum;
+  running_mean[c] = (1.0 - k) * running_mean[c] + k * mu;
+  running_var[c] = (1.0 - k) * running_var[c] + k * variance * f32(m) / f32(m - 1u);
 }
 
 // Evaluation statistics, one thread per channel: inv_std_c = 1/sqrt(running_var_c + eps)
@@ -95,17 +139,18 @@ fn batchnorm_normalize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(n
   }
 }
 
-// Parameter gradients of channel c = workgroup_id.x (the same in training and eval, given mean and inv_std):
+// Parameter gradients (the same in training and eval, given mean and inv_std), stage 1: chunk wid.x of
+// channel c = wid.y adds its share of
 //   dL/dbeta_c = Σ dy,   dL/dgamma_c = Σ dy · xhat   (y = gamma xhat + beta)
 @compute @workgroup_size(256)
-fn batchnorm_backward_parameters(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-  let c = wid.x;
-  let m = params.batch * params.spatial;
+fn batchnorm_chunk_parameter_gradients(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let c = wid.y;
+  let range = chunk_range(wid.x);
   let mu = mean[c];
   let r = inv_std[c];
   var db = 0.0;
   var dg = 0.0;
-  for (var j = t; j < m; j += 256u) {
+  for (var j = range.x + t; j < range.y; j += 256u) {
     let i = channel_element(c, j);
     db += grad_y[i];
     dg += grad_y[i] * (x[i] - mu) * r;
@@ -114,9 +159,24 @@ fn batchnorm_backward_parameters(@builtin(workgroup_id) wid: vec3<u32>, @builtin
   partial_b[t] = dg;
   reduce_partials(t);
   if (t == 0u) {
-    grad_beta[c] = partial_a[0];
-    grad_gamma[c] = partial_b[0];
+    partials[partial_index(c, wid.x)] = partial_a[0];
+    partials[partial_index(c, wid.x) + 1u] = partial_b[0];
   }
+}
+
+// Stage 2, one thread per channel: the chunks' shares added.
+@compute @workgroup_size(256)
+fn batchnorm_merge_parameter_gradients(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.x;
+  if (c >= params.channels) { return; }
+  var db = 0.0;
+  var dg = 0.0;
+  for (var i = 0u; i < params.chunks; i++) {
+    db += partials[partial_index(c, i)];
+    dg += partials[partial_index(c, i) + 1u];
+  }
+  grad_beta[c] = db;
+  grad_gamma[c] = dg;
 }
 
 // Training-mode input gradient, where mean and var depend on every x of the channel. With r = inv_std,
@@ -125,7 +185,7 @@ fn batchnorm_backward_parameters(@builtin(workgroup_id) wid: vec3<u32>, @builtin
 // and with dxhat_j = gamma dy_j:
 //   dL/dx_i = Σ_j dxhat_j ∂xhat_j/∂x_i = gamma r / m · (m dy_i − Σ dy − xhat_i Σ dy·xhat)
 //           = gamma r / m · (m dy_i − dbeta − xhat_i dgamma)
-// grad_beta and grad_gamma must hold batchnorm_backward_parameters' results.
+// grad_beta and grad_gamma must hold batchnorm_merge_parameter_gradients' results.
 @compute @workgroup_size(256)
 fn batchnorm_backward_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = index(gid, groups);

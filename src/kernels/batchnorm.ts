@@ -8,13 +8,22 @@ import { sameShape } from './elementwise.ts';
 const file = 'shaders/batchnorm.wgsl';
 const kernel = (entry: string) => new Kernel(file, code, entry);
 const kernels = {
-  statistics: kernel('batchnorm_statistics'),
+  chunkStatistics: kernel('batchnorm_chunk_statistics'),
+  mergeStatistics: kernel('batchnorm_merge_statistics'),
   runningInvStd: kernel('batchnorm_running_inv_std'),
   normalize: kernel('batchnorm_normalize'),
-  backwardParameters: kernel('batchnorm_backward_parameters'),
+  chunkParameterGradients: kernel('batchnorm_chunk_parameter_gradients'),
+  mergeParameterGradients: kernel('batchnorm_merge_parameter_gradients'),
   backwardInput: kernel('batchnorm_backward_input'),
   evalBackwardInput: kernel('batchnorm_eval_backward_input'),
 };
+
+/**
+ * How the per-channel reductions are cut into chunks (one stage-1 workgroup each): enough workgroups to
+ * fill a large GPU, but no chunk under `minChunk` values, so small layers run one chunk per channel (and
+ * a CPU adapter, where each workgroup's barriers cost, few).
+ */
+export const batchnormChunks = { targetWorkgroups: 1024, minChunk: 2048 };
 
 export interface BatchNormOptions { eps: number; momentum: number }
 export const BATCHNORM_DEFAULTS: BatchNormOptions = { eps: 1e-5, momentum: 0.1 };
@@ -28,8 +37,11 @@ function layout(op: string, x: Tensor, perChannel: Record<string, Tensor>) {
       throw new Error(`${op}: ${name} must be [${channels}] for x ${shapeText(x.shape)}, got ${shapeText(t.shape)}`);
     }
   }
-  if (channels > 65535) throw new Error(`${op}: ${channels} channels exceed one workgroup per channel (65535)`);
-  return { batch, channels, spatial: height * width };
+  if (channels > 65535) throw new Error(`${op}: ${channels} channels exceed one workgroup row per channel (65535)`);
+  const m = batch * height * width;
+  const wanted = Math.ceil(batchnormChunks.targetWorkgroups / channels);
+  const chunks = Math.max(1, Math.min(wanted, Math.floor(m / batchnormChunks.minChunk), 65535));
+  return { batch, channels, spatial: height * width, chunks, chunk_size: Math.ceil(m / chunks) };
 }
 
 type Sizes = ReturnType<typeof layout>;
@@ -56,10 +68,13 @@ export function batchNormTrainForward(
   const what = ` x ${shapeText(x.shape)}`;
   const mean = Tensor.empty([s.channels], 'batchnorm mean');
   const invStd = Tensor.empty([s.channels], 'batchnorm invStd');
-  kernels.statistics.dispatch(
-    { x, mean, inv_std: invStd, running_mean: runningMean, running_var: runningVar },
-    params(s, eps, momentum), [s.channels], what,
+  const partials = Tensor.empty([s.channels, s.chunks, 2], 'batchnorm chunk statistics');
+  kernels.chunkStatistics.dispatch({ x, partials }, params(s, eps, momentum), [s.chunks, s.channels], what);
+  kernels.mergeStatistics.dispatch(
+    { partials, mean, inv_std: invStd, running_mean: runningMean, running_var: runningVar },
+    params(s, eps, momentum), grid1d(s.channels, 256), what,
   );
+  partials.dispose(); // later work that reuses the buffer is recorded after the merge that reads it
   return { y: normalize(x, gamma, beta, mean, invStd, s, what), mean, invStd };
 }
 
@@ -83,9 +98,10 @@ function runningInvStd(runningVar: Tensor, s: Sizes, eps: number): Tensor {
 function parameterGradients(x: Tensor, dy: Tensor, mean: Tensor, invStd: Tensor, s: Sizes, what: string) {
   const dgamma = Tensor.empty([s.channels], 'batchnorm dgamma');
   const dbeta = Tensor.empty([s.channels], 'batchnorm dbeta');
-  kernels.backwardParameters.dispatch(
-    { x, grad_y: dy, mean, inv_std: invStd, grad_gamma: dgamma, grad_beta: dbeta }, params(s), [s.channels], what,
-  );
+  const partials = Tensor.empty([s.channels, s.chunks, 2], 'batchnorm chunk parameter gradients');
+  kernels.chunkParameterGradients.dispatch({ x, grad_y: dy, mean, inv_std: invStd, partials }, params(s), [s.chunks, s.channels], what);
+  kernels.mergeParameterGradients.dispatch({ partials, grad_gamma: dgamma, grad_beta: dbeta }, params(s), grid1d(s.channels, 256), what);
+  partials.dispose();
   return { dgamma, dbeta };
 }
 
