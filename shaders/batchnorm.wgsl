@@ -1,6 +1,11 @@
 // BatchNorm2d over NCHW, per channel c, with m = N·H·W values per channel:
 //   xhat = (x − mean_c) · invStd_c,   invStd_c = 1 / sqrt(var_c + eps),   y = gamma_c · xhat + beta_c
 // Training uses the batch's mean and biased variance; evaluation uses the running statistics.
+// A ReLU or LeakyReLU after the batchnorm (every batchnorm of the DCGAN has one) runs in the same passes:
+//   out = act(y),  act(v) = v > 0 ? v : slope·v   (slope 1: no activation, 0: ReLU, 0.2: LeakyReLU)
+// and the backward kernels take dL/dout and the forward's `activated` output, and use
+//   dL/dy = dL/dout · act'(y) = dL/dout · (out > 0 ? 1 : slope)   (out > 0 ⇔ y > 0 for slope ≥ 0)
+// where a separate activation would write dL/dy to memory and read it back (twice: both backward kernels).
 // Per-channel reductions use the whole GPU in two stages: stage 1 has one workgroup per chunk of a
 // channel's values (grid chunks x C, the launcher picks the chunks: a 64-channel layer at batch 128 and
 // 32x32 gets 16 chunks per channel, 1024 workgroups, where one workgroup per channel would leave most of a
@@ -8,7 +13,7 @@
 // workgroup memory, and each chunk writes its result to `partials`. Stage 2, one thread per channel,
 // merges the chunks.
 
-struct Params { batch: u32, channels: u32, spatial: u32, eps: f32, momentum: f32, chunks: u32, chunk_size: u32 }
+struct Params { batch: u32, channels: u32, spatial: u32, eps: f32, momentum: f32, chunks: u32, chunk_size: u32, slope: f32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;               // [N, C, H, W]
 @group(0) @binding(2) var<storage, read> gamma: array<f32>;           // [C]
@@ -17,12 +22,19 @@ struct Params { batch: u32, channels: u32, spatial: u32, eps: f32, momentum: f32
 @group(0) @binding(5) var<storage, read_write> inv_std: array<f32>;   // [C] 1/sqrt(var + eps)
 @group(0) @binding(6) var<storage, read_write> running_mean: array<f32>; // [C], updated in place
 @group(0) @binding(7) var<storage, read_write> running_var: array<f32>;  // [C], updated in place
-@group(0) @binding(8) var<storage, read_write> y: array<f32>;         // [N, C, H, W]
-@group(0) @binding(9) var<storage, read> grad_y: array<f32>;          // dL/dy [N, C, H, W]
+@group(0) @binding(8) var<storage, read_write> y: array<f32>;         // [N, C, H, W] act(batchnorm(x))
+@group(0) @binding(9) var<storage, read> grad_y: array<f32>;          // dL/d(output) [N, C, H, W]
 @group(0) @binding(10) var<storage, read_write> grad_x: array<f32>;   // dL/dx [N, C, H, W]
 @group(0) @binding(11) var<storage, read_write> grad_gamma: array<f32>; // dL/dgamma [C]
 @group(0) @binding(12) var<storage, read_write> grad_beta: array<f32>;  // dL/dbeta [C]
 @group(0) @binding(13) var<storage, read_write> partials: array<f32>;   // [C, chunks, 2] stage-1 results
+@group(0) @binding(14) var<storage, read> activated: array<f32>;      // the forward's output (any buffer when slope = 1)
+
+// dL/dy at element i: dL/d(output) through the fused activation (see the top).
+fn grad_normalized(i: u32) -> f32 {
+  let g = grad_y[i];
+  return select(params.slope * g, g, activated[i] > 0.0);
+}
 
 // The j range [start, end) of chunk `chunk` of a channel's m values (chunk_size values each, the last fewer).
 fn chunk_range(chunk: u32) -> vec2<u32> {
@@ -129,13 +141,15 @@ fn batchnorm_running_inv_std(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (c < params.channels) { inv_std[c] = 1.0 / sqrt(running_var[c] + params.eps); }
 }
 
-// y = gamma_c (x − mean_c) inv_std_c + beta_c, one thread per element (training: batch stats; eval: running)
+// out = act(gamma_c (x − mean_c) inv_std_c + beta_c), one thread per element (training: batch stats;
+// eval: running)
 @compute @workgroup_size(256)
 fn batchnorm_normalize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = index(gid, groups);
   if (i < params.batch * params.channels * params.spatial) {
     let c = channel_of(i);
-    y[i] = gamma[c] * (x[i] - mean[c]) * inv_std[c] + beta[c];
+    let v = gamma[c] * (x[i] - mean[c]) * inv_std[c] + beta[c];
+    y[i] = select(params.slope * v, v, v > 0.0);
   }
 }
 
@@ -152,8 +166,9 @@ fn batchnorm_chunk_parameter_gradients(@builtin(workgroup_id) wid: vec3<u32>, @b
   var dg = 0.0;
   for (var j = range.x + t; j < range.y; j += 256u) {
     let i = channel_element(c, j);
-    db += grad_y[i];
-    dg += grad_y[i] * (x[i] - mu) * r;
+    let dy = grad_normalized(i);
+    db += dy;
+    dg += dy * (x[i] - mu) * r;
   }
   partial_a[t] = db;
   partial_b[t] = dg;
@@ -194,7 +209,7 @@ fn batchnorm_backward_input(@builtin(global_invocation_id) gid: vec3<u32>, @buil
     let m = f32(params.batch * params.spatial);
     let r = inv_std[c];
     let xhat = (x[i] - mean[c]) * r;
-    grad_x[i] = gamma[c] * r / m * (m * grad_y[i] - grad_beta[c] - xhat * grad_gamma[c]);
+    grad_x[i] = gamma[c] * r / m * (m * grad_normalized(i) - grad_beta[c] - xhat * grad_gamma[c]);
   }
 }
 
@@ -205,6 +220,6 @@ fn batchnorm_eval_backward_input(@builtin(global_invocation_id) gid: vec3<u32>, 
   let i = index(gid, groups);
   if (i < params.batch * params.channels * params.spatial) {
     let c = channel_of(i);
-    grad_x[i] = gamma[c] * inv_std[c] * grad_y[i];
+    grad_x[i] = gamma[c] * inv_std[c] * grad_normalized(i);
   }
 }

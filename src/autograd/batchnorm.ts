@@ -2,10 +2,17 @@
 import { Tensor } from './tensor.ts';
 import * as bn from '../kernels/batchnorm.ts';
 
-export interface BatchNorm2dOptions { training: boolean; eps?: number; momentum?: number }
+export interface BatchNorm2dOptions {
+  training: boolean;
+  eps?: number;
+  momentum?: number;
+  /** a ReLU (0) or LeakyReLU (its slope) applied to the output in the same kernels; absent: none */
+  reluSlope?: number;
+}
 
 /**
- * y = gamma (x − mean) / sqrt(var + eps) + beta per channel of NCHW x.
+ * y = gamma (x − mean) / sqrt(var + eps) + beta per channel of NCHW x, then act(y) = y > 0 ? y : slope·y
+ * when reluSlope is given (the gradient first becomes dy = dout · act'(y), read off the output's sign).
  * training: batch statistics (runningMean/runningVar are updated in place), and the gradient flows
  *   through them: dx = gamma·invStd/m · (m·dy − Σdy − xhat·Σdy·xhat), dgamma = Σ dy·xhat, dbeta = Σ dy.
  * eval: running statistics, constants for the gradient: dx = gamma·invStd·dy.
@@ -15,15 +22,17 @@ export function batchNorm2d(
 ): Tensor {
   const eps = options.eps ?? bn.BATCHNORM_DEFAULTS.eps;
   const momentum = options.momentum ?? bn.BATCHNORM_DEFAULTS.momentum;
+  const slope = options.reluSlope ?? 1;
   if (!options.training) {
-    return bn.batchNormEvalForward(x, gamma, beta, runningMean, runningVar, eps).record([x, gamma, beta], (dy) => {
-      const { dx, dgamma, dbeta } = bn.batchNormEvalBackward(x, dy, gamma, runningMean, runningVar, eps);
+    const y = bn.batchNormEvalForward(x, gamma, beta, runningMean, runningVar, eps, slope);
+    return y.record([x, gamma, beta], (dy) => {
+      const { dx, dgamma, dbeta } = bn.batchNormEvalBackward(x, dy, gamma, runningMean, runningVar, eps, { output: y, slope });
       return [dx, dgamma, dbeta];
     });
   }
-  const { y, mean, invStd } = bn.batchNormTrainForward(x, gamma, beta, runningMean, runningVar, { eps, momentum });
+  const { y, mean, invStd } = bn.batchNormTrainForward(x, gamma, beta, runningMean, runningVar, { eps, momentum }, slope);
   y.record([x, gamma, beta], (dy) => {
-    const { dx, dgamma, dbeta } = bn.batchNormBackward(x, dy, gamma, mean, invStd);
+    const { dx, dgamma, dbeta } = bn.batchNormBackward(x, dy, gamma, mean, invStd, { output: y, slope });
     return [dx, dgamma, dbeta];
   });
   // the saved statistics live in the caller's tidy scope with the rest of the graph; unneeded, free them now

@@ -1,5 +1,6 @@
-// Launchers for shaders/batchnorm.wgsl: BatchNorm2d over NCHW, training and eval, forward and backward.
-// Autograd lives in src/autograd/batchnorm.ts.
+// Launchers for shaders/batchnorm.wgsl: BatchNorm2d over NCHW, training and eval, forward and backward,
+// each optionally with the ReLU / LeakyReLU that follows it fused in (`slope`: 1 none, 0 ReLU, else the
+// LeakyReLU's). Autograd lives in src/autograd/batchnorm.ts.
 import code from '../../shaders/batchnorm.wgsl?raw';
 import { Kernel, grid1d } from '../gpu/kernel.ts';
 import { Tensor, shapeText } from '../autograd/tensor.ts';
@@ -45,21 +46,25 @@ function layout(op: string, x: Tensor, perChannel: Record<string, Tensor>) {
 }
 
 type Sizes = ReturnType<typeof layout>;
-const params = (s: Sizes, eps = 0, momentum = 0) => ({ ...s, eps, momentum });
+const params = (s: Sizes, eps = 0, momentum = 0, slope = 1) => ({ ...s, eps, momentum, slope });
 
-function normalize(x: Tensor, gamma: Tensor, beta: Tensor, mean: Tensor, invStd: Tensor, s: Sizes, what: string): Tensor {
+/** The activation fused after a batchnorm, as its backward needs it: the forward's output and the slope. */
+export interface FusedActivation { output: Tensor; slope: number }
+
+function normalize(x: Tensor, gamma: Tensor, beta: Tensor, mean: Tensor, invStd: Tensor, s: Sizes, slope: number, what: string): Tensor {
   const y = Tensor.empty(x.shape, 'batchnorm y');
-  kernels.normalize.dispatch({ x, gamma, beta, mean, inv_std: invStd, y }, params(s), grid1d(x.size, 256), what);
+  kernels.normalize.dispatch({ x, gamma, beta, mean, inv_std: invStd, y }, params(s, 0, 0, slope), grid1d(x.size, 256), what);
   return y;
 }
 
 /**
  * Training forward with batch statistics. Updates runningMean and runningVar IN PLACE (PyTorch's rule,
- * unbiased variance in the running estimate) and returns y plus the per-channel mean and invStd backward needs.
+ * unbiased variance in the running estimate) and returns y (after the fused activation of `slope`) plus
+ * the per-channel mean and invStd backward needs.
  */
 export function batchNormTrainForward(
   x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor,
-  { eps, momentum }: BatchNormOptions = BATCHNORM_DEFAULTS,
+  { eps, momentum }: BatchNormOptions = BATCHNORM_DEFAULTS, slope = 1,
 ): { y: Tensor; mean: Tensor; invStd: Tensor } {
   const s = layout('batchNormTrainForward', x, { gamma, beta, runningMean, runningVar });
   if (s.batch * s.spatial < 2) {
@@ -75,16 +80,16 @@ export function batchNormTrainForward(
     params(s, eps, momentum), grid1d(s.channels, 256), what,
   );
   partials.dispose(); // later work that reuses the buffer is recorded after the merge that reads it
-  return { y: normalize(x, gamma, beta, mean, invStd, s, what), mean, invStd };
+  return { y: normalize(x, gamma, beta, mean, invStd, s, slope, what), mean, invStd };
 }
 
-/** Eval forward: y = gamma (x − runningMean) / sqrt(runningVar + eps) + beta. */
+/** Eval forward: y = act(gamma (x − runningMean) / sqrt(runningVar + eps) + beta), act of `slope`. */
 export function batchNormEvalForward(
-  x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor, eps = BATCHNORM_DEFAULTS.eps,
+  x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor, eps = BATCHNORM_DEFAULTS.eps, slope = 1,
 ): Tensor {
   const s = layout('batchNormEvalForward', x, { gamma, beta, runningMean, runningVar });
   const invStd = runningInvStd(runningVar, s, eps);
-  const y = normalize(x, gamma, beta, runningMean, invStd, s, ` x ${shapeText(x.shape)}`);
+  const y = normalize(x, gamma, beta, runningMean, invStd, s, slope, ` x ${shapeText(x.shape)}`);
   invStd.dispose(); // later work that reuses the buffer is recorded after the normalize that reads it
   return y;
 }
@@ -95,11 +100,16 @@ function runningInvStd(runningVar: Tensor, s: Sizes, eps: number): Tensor {
   return invStd;
 }
 
-function parameterGradients(x: Tensor, dy: Tensor, mean: Tensor, invStd: Tensor, s: Sizes, what: string) {
+/** The bindings and slope of the fused activation's gradient; without one, x stands in (unread: slope 1). */
+const activationGradient = (x: Tensor, after?: FusedActivation) => ({ activated: after?.output ?? x, slope: after?.slope ?? 1 });
+
+function parameterGradients(x: Tensor, dy: Tensor, mean: Tensor, invStd: Tensor, s: Sizes, after: FusedActivation | undefined, what: string) {
   const dgamma = Tensor.empty([s.channels], 'batchnorm dgamma');
   const dbeta = Tensor.empty([s.channels], 'batchnorm dbeta');
   const partials = Tensor.empty([s.channels, s.chunks, 2], 'batchnorm chunk parameter gradients');
-  kernels.chunkParameterGradients.dispatch({ x, grad_y: dy, mean, inv_std: invStd, partials }, params(s), [s.chunks, s.channels], what);
+  const { activated, slope } = activationGradient(x, after);
+  kernels.chunkParameterGradients.dispatch({ x, grad_y: dy, mean, inv_std: invStd, partials, activated }, params(s, 0, 0, slope),
+    [s.chunks, s.channels], what);
   kernels.mergeParameterGradients.dispatch({ partials, grad_gamma: dgamma, grad_beta: dbeta }, params(s), grid1d(s.channels, 256), what);
   partials.dispose();
   return { dgamma, dbeta };
@@ -107,19 +117,21 @@ function parameterGradients(x: Tensor, dy: Tensor, mean: Tensor, invStd: Tensor,
 
 /**
  * Training backward, through the batch statistics: dbeta = Σ dy, dgamma = Σ dy·xhat,
- * dx = gamma·invStd/m · (m·dy − dbeta − xhat·dgamma). `mean` and `invStd` are batchNormTrainForward's.
+ * dx = gamma·invStd/m · (m·dy − dbeta − xhat·dgamma), where dy is taken through the fused activation
+ * `after` (if any) first. `mean` and `invStd` are batchNormTrainForward's.
  */
 export function batchNormBackward(
-  x: Tensor, dy: Tensor, gamma: Tensor, mean: Tensor, invStd: Tensor,
+  x: Tensor, dy: Tensor, gamma: Tensor, mean: Tensor, invStd: Tensor, after?: FusedActivation,
 ): { dx: Tensor; dgamma: Tensor; dbeta: Tensor } {
   sameShape('batchNormBackward', x, dy);
   const s = layout('batchNormBackward', x, { gamma, mean, invStd });
   const what = ` x ${shapeText(x.shape)}`;
-  const { dgamma, dbeta } = parameterGradients(x, dy, mean, invStd, s, what);
+  const { dgamma, dbeta } = parameterGradients(x, dy, mean, invStd, s, after, what);
   const dx = Tensor.empty(x.shape, 'batchnorm dx');
+  const { activated, slope } = activationGradient(x, after);
   kernels.backwardInput.dispatch(
-    { x, grad_y: dy, gamma, mean, inv_std: invStd, grad_gamma: dgamma, grad_beta: dbeta, grad_x: dx },
-    params(s), grid1d(x.size, 256), what,
+    { x, grad_y: dy, gamma, mean, inv_std: invStd, grad_gamma: dgamma, grad_beta: dbeta, grad_x: dx, activated },
+    params(s, 0, 0, slope), grid1d(x.size, 256), what,
   );
   return { dx, dgamma, dbeta };
 }
@@ -127,14 +139,17 @@ export function batchNormBackward(
 /** Eval backward (running statistics are constants): dx = gamma·invStd·dy, dgamma = Σ dy·xhat, dbeta = Σ dy. */
 export function batchNormEvalBackward(
   x: Tensor, dy: Tensor, gamma: Tensor, runningMean: Tensor, runningVar: Tensor, eps = BATCHNORM_DEFAULTS.eps,
+  after?: FusedActivation,
 ): { dx: Tensor; dgamma: Tensor; dbeta: Tensor } {
   sameShape('batchNormEvalBackward', x, dy);
   const s = layout('batchNormEvalBackward', x, { gamma, runningMean, runningVar });
   const what = ` x ${shapeText(x.shape)}`;
   const invStd = runningInvStd(runningVar, s, eps);
-  const { dgamma, dbeta } = parameterGradients(x, dy, runningMean, invStd, s, what);
+  const { dgamma, dbeta } = parameterGradients(x, dy, runningMean, invStd, s, after, what);
   const dx = Tensor.empty(x.shape, 'batchnorm dx');
-  kernels.evalBackwardInput.dispatch({ gamma, inv_std: invStd, grad_y: dy, grad_x: dx }, params(s), grid1d(x.size, 256), what);
+  const { activated, slope } = activationGradient(x, after);
+  kernels.evalBackwardInput.dispatch({ gamma, inv_std: invStd, grad_y: dy, grad_x: dx, activated }, params(s, 0, 0, slope),
+    grid1d(x.size, 256), what);
   invStd.dispose();
   return { dx, dgamma, dbeta };
 }

@@ -108,12 +108,14 @@ export class BatchNorm2d implements Layer {
     this.runningMean = keep(fill([channels], 0));
     this.runningVar = keep(fill([channels], 1));
   }
-  forward(x: Tensor) {
+  /** `reluSlope`: the ReLU (0) or LeakyReLU that follows, run in the same kernels (see Sequential). */
+  forward(x: Tensor, reluSlope?: number) {
     if (this.training) this.numBatchesTracked++;
     return batchNorm2d(x, this.weight, this.bias, this.runningMean, this.runningVar, {
       training: this.training,
       momentum: this.momentum,
       eps: this.eps,
+      reluSlope,
     });
   }
   parameters() {
@@ -126,6 +128,7 @@ export class BatchNorm2d implements Layer {
 
 export class ReLU extends Stateless {
   readonly kind = 'ReLU';
+  readonly slope = 0; // a LeakyReLU of slope 0, for the fused batchnorm
   forward(x: Tensor) {
     return relu(x);
   }
@@ -155,13 +158,27 @@ export class Sigmoid extends Stateless {
   }
 }
 
-/** Layers applied in order; tensors are named `main.<index>.<name>` as in PyTorch's DCGAN example. */
+/**
+ * Layers applied in order; tensors are named `main.<index>.<name>` as in PyTorch's DCGAN example.
+ * A BatchNorm2d followed by a ReLU or LeakyReLU runs as one op (the activation fused into the batchnorm
+ * kernels): the layers, their indices and the checkpoint keys stay PyTorch's, and a pass that would write
+ * the normalized values and read them back, forward and backward, is saved.
+ */
 export class Sequential {
   constructor(readonly layers: Layer[]) {}
 
   forward(x: Tensor, upTo = this.layers.length): Tensor {
     let h = x;
-    for (const layer of this.layers.slice(0, upTo)) h = layer.forward(h);
+    for (let i = 0; i < upTo; i++) {
+      const layer = this.layers[i];
+      const next = i + 1 < upTo ? this.layers[i + 1] : undefined;
+      if (layer instanceof BatchNorm2d && (next instanceof ReLU || next instanceof LeakyReLU)) {
+        h = layer.forward(h, next.slope);
+        i++; // the activation ran inside the batchnorm
+      } else {
+        h = layer.forward(h);
+      }
+    }
     return h;
   }
 

@@ -1,6 +1,7 @@
 // GPU BatchNorm2d (train + eval, forward + backward, and the autograd op) vs the float64 reference.
 import * as gpu from '../../src/kernels/batchnorm.ts';
 import * as ref from '../../src/reference/batchnorm.ts';
+import { leakyReluBackward, leakyReluForward } from '../../src/reference/activations.ts';
 import { batchNorm2d } from '../../src/autograd/batchnorm.ts';
 import { tidy } from '../../src/autograd/tensor.ts';
 import { assertClose, download, randomArray, rng, upload, type OpCase } from '../support/check.ts';
@@ -108,3 +109,57 @@ export const batchnormCases: OpCase[] = shapes.flatMap((shape, k) => {
     },
   ];
 });
+
+// BatchNorm2d with the ReLU (slope 0) or LeakyReLU (0.2) that follows it fused into its kernels, against
+// the reference batchnorm then the reference activation (forward), and the activation's backward then the
+// batchnorm's (backward). Train and eval; one shape with two reduction chunks.
+const fusedShapes = [[2, 5, 3, 4], [3, 2, 41, 41]];
+export const batchnormFusedCases: OpCase[] = fusedShapes.flatMap((shape, k) => [0, 0.2].flatMap((slope) => {
+  const seed = 320 + k;
+  const tag = `shape [${shape}] slope ${slope} seed ${seed}`;
+  const c = [shape[1]];
+  return [
+    {
+      name: `batchnorm + relu fused, train forward + backward ${tag}`,
+      run: async () => {
+        const d = data(shape, seed);
+        const out = tidy(() => {
+          const x = upload(d.x, shape);
+          const gamma = upload(d.gamma, c);
+          const f = gpu.batchNormTrainForward(x, gamma, upload(d.beta, c), upload(d.runningMean, c), upload(d.runningVar, c), options, slope);
+          const b = gpu.batchNormBackward(x, upload(d.dy, shape), gamma, f.mean, f.invStd, { output: f.y, slope });
+          return { y: f.y, ...b };
+        });
+        const f = ref.batchNormTrainForward(d.x, shape, d.gamma, d.beta, d.runningMean.slice(), d.runningVar.slice(), options);
+        const b = ref.batchNormBackward(d.x, shape, leakyReluBackward(f.y, d.dy, slope), d.gamma, f.mean, f.invStd);
+        assertClose(`fused train y ${tag}`, await download(out.y), leakyReluForward(f.y, slope));
+        assertClose(`fused dx ${tag}`, await download(out.dx), b.dx);
+        assertClose(`fused dgamma ${tag}`, await download(out.dgamma), b.dgamma);
+        assertClose(`fused dbeta ${tag}`, await download(out.dbeta), b.dbeta);
+        for (const t of Object.values(out)) t.dispose();
+      },
+    },
+    {
+      name: `batchnorm + relu fused, autograd in eval mode ${tag}`,
+      run: async () => {
+        const d = data(shape, seed);
+        const x = upload(d.x, shape, true);
+        const gamma = upload(d.gamma, c, true);
+        const beta = upload(d.beta, c, true);
+        const y = tidy(() => {
+          const out = batchNorm2d(x, gamma, beta, upload(d.runningMean, c), upload(d.runningVar, c), { training: false, reluSlope: slope });
+          out.backward(upload(d.dy, shape));
+          return out;
+        });
+        const z = ref.batchNormEvalForward(d.x, shape, d.gamma, d.beta, d.runningMean, d.runningVar, options.eps);
+        const b = ref.batchNormEvalBackward(d.x, shape, leakyReluBackward(z, d.dy, slope), d.gamma, d.runningMean, d.runningVar, options.eps);
+        assertClose(`fused eval y ${tag}`, await download(y), leakyReluForward(z, slope));
+        assertClose(`fused eval x.grad ${tag}`, await download(x.grad!), b.dx);
+        assertClose(`fused eval gamma.grad ${tag}`, await download(gamma.grad!), b.dgamma);
+        assertClose(`fused eval beta.grad ${tag}`, await download(beta.grad!), b.dbeta);
+        for (const t of [x, gamma, beta]) t.zeroGrad();
+        for (const t of [x, gamma, beta, y]) t.dispose();
+      },
+    },
+  ];
+}));
