@@ -1,6 +1,8 @@
 // The engine's one GPU context: the device, a pool of storage buffers, and the command encoder that
-// dispatches are recorded into. Work is submitted in batches (flush) and errors are collected per
-// dispatch, so a failure names the kernel and shapes that caused it.
+// dispatches are recorded into. Work is submitted in batches (flush). Errors are caught by one pair of
+// error scopes per submitted batch (a scope pair per dispatch cost as much CPU time as the dispatch
+// itself); every bind group and pass is labelled with its kernel and shapes, so Dawn's message for a
+// failure names the dispatch that caused it.
 //
 // Uploads and read-backs go through pooled mappable buffers, copied inside the same command encoder as
 // the dispatches: a training step is then one encoder and one submit (its uploads are recorded in order
@@ -12,6 +14,8 @@ export interface GpuContext {
   /** free storage buffers by byte size: training repeats the same shapes, so steady state allocates nothing */
   freeBuffers: Map<number, GPUBuffer[]>;
   encoder: GPUCommandEncoder | null;
+  /** the compute pass dispatches are recorded into while nothing else needs the encoder */
+  pass: GPUComputePassEncoder | null;
   pendingErrors: Promise<string | null>[];
   lost: string | null;
   bytesAllocated: number;
@@ -35,7 +39,7 @@ let ctx: GpuContext | null = null;
 
 export function useDevice(device: GPUDevice): void {
   ctx = {
-    device, freeBuffers: new Map(), encoder: null, pendingErrors: [], lost: null, bytesAllocated: 0,
+    device, freeBuffers: new Map(), encoder: null, pass: null, pendingErrors: [], lost: null, bytesAllocated: 0,
     freeUploads: new Map(), uploadsInFlight: [], freeDownloads: new Map(),
     counters: { buffersCreated: 0, submits: 0, readBacks: 0 },
   };
@@ -102,20 +106,51 @@ export function guarded<T>(what: string, fn: () => T): T {
   return result;
 }
 
+/** The command encoder of the current batch, for copies and passes (an open shared pass is ended first). */
 export function encoder(): GPUCommandEncoder {
   const c = gpu();
-  c.encoder ??= c.device.createCommandEncoder();
+  if (c.pass) {
+    c.pass.end();
+    c.pass = null;
+  }
+  if (!c.encoder) {
+    // the batch's error scopes: popped in flush, after the submit, so submit-time errors count too
+    c.device.pushErrorScope('out-of-memory');
+    c.device.pushErrorScope('validation');
+    c.encoder = c.device.createCommandEncoder();
+  }
   return c.encoder;
+}
+
+/**
+ * A compute pass to record a dispatch into: one pass shared by consecutive dispatches (beginning and
+ * ending a pass per dispatch costs CPU time), or with `timestampWrites` (the profiler) a pass of its own,
+ * which the caller ends.
+ */
+export function computePass(label: string, timestampWrites?: GPUComputePassTimestampWrites): GPUComputePassEncoder {
+  const c = gpu();
+  if (timestampWrites) return encoder().beginComputePass({ label, timestampWrites });
+  if (!c.pass) c.pass = encoder().beginComputePass({ label: 'dispatches' });
+  return c.pass;
 }
 
 /** Submit what has been recorded so far; its upload buffers return to the pool once it has run. */
 export function flush(): void {
   const c = gpu();
   if (!c.encoder) return;
-  const commands = c.encoder.finish();
+  const commands = encoder().finish();
   c.encoder = null;
   c.device.queue.submit([commands]);
   c.counters.submits++;
+  const validation = c.device.popErrorScope();
+  const memory = c.device.popErrorScope();
+  c.pendingErrors.push(
+    Promise.all([validation, memory]).then(([v, m]) => {
+      if (m) return `GPU out of memory: ${m.message}. Use a smaller batch size or image size`;
+      if (v) return `GPU validation error: ${v.message}`;
+      return null;
+    }),
+  );
   for (const upload of c.uploadsInFlight) {
     upload.mapAsync(GPUMapMode.WRITE).then(() => pushFree(c.freeUploads, upload), () => upload.destroy());
   }

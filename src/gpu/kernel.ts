@@ -2,7 +2,7 @@
 // uniform are read from the WGSL itself with wgsl_reflect, so a launcher binds buffers by the names the
 // shader gives them and no table of binding numbers can drift out of date.
 import { WgslReflect, ResourceType, type FunctionInfo, type TypeInfo } from 'wgsl_reflect/wgsl_reflect.module.js';
-import { encoder, gpu, guarded } from './context.ts';
+import { computePass, gpu, guarded } from './context.ts';
 import { profiler } from './profiler.ts';
 
 export type Params = Record<string, number>;
@@ -19,11 +19,16 @@ interface Compiled {
 const reflected = new Map<string, WgslReflect>(); // by source text
 const compiled = new WeakMap<GPUDevice, Map<string, Compiled>>();
 const uniformBuffers = new WeakMap<GPUDevice, Map<string, GPUBuffer>>();
+/** Bind groups by the buffers bound, a trie of Maps with one level per binding: no key string to build. */
+interface BindGroupTrie { next: Map<GPUBuffer, BindGroupTrie>; group?: GPUBindGroup }
+/** A kernel's cached bind groups are dropped all at once past this many (a training run repeats a few). */
+const MAX_BIND_GROUPS_PER_KERNEL = 2000;
 
 export class Kernel {
   /** `file:entry`, plus the override constants when set, e.g. `shaders/conv2d_gemm.wgsl:conv2d_gemm_forward TILE=64`. */
   readonly name: string;
   private readonly entry: FunctionInfo;
+  private bindGroups = new WeakMap<GPUDevice, { root: BindGroupTrie; count: number }>();
 
   /**
    * `file` is only for messages; `code` is the WGSL text; `entryPoint` one of its @compute functions;
@@ -90,26 +95,48 @@ export class Kernel {
   dispatch(buffers: Record<string, Binding>, params: Params, workgroups: [number, number?, number?], what = ''): void {
     const { pipeline, storage, uniform } = this.compile();
     const device = gpu().device;
-    const entries: GPUBindGroupEntry[] = storage.map(({ name, binding }) => {
+    const bound: GPUBuffer[] = storage.map(({ name }) => {
       const b = buffers[name];
       if (!b) throw new Error(`${this.name}: no buffer given for WGSL variable '${name}'`);
-      return { binding, resource: { buffer: 'buffer' in b ? b.buffer : b } };
+      return 'buffer' in b ? b.buffer : b;
     });
-    if (uniform) entries.push({ binding: uniform.binding, resource: { buffer: uniformBuffer(this.name, uniform, params) } });
+    if (uniform) bound.push(uniformBuffer(this.name, uniform, params));
     const limit = device.limits.maxComputeWorkgroupsPerDimension;
     const [x, y = 1, z = 1] = workgroups;
     if (x > limit || y > limit || z > limit) {
       throw new Error(`${this.name}${what}: grid ${x}x${y}x${z} exceeds ${limit} workgroups per dimension`);
     }
-    guarded(`${this.name}${what}`, () => {
-      const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-      const timestampWrites = profiler.passTimestamps(this.name, what);
-      const pass = encoder().beginComputePass(timestampWrites && { timestampWrites });
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, bindGroup);
-      if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
-      pass.end();
-    });
+    const bindGroup = this.bindGroup(pipeline, storage, uniform, bound, what);
+    const timestampWrites = profiler.passTimestamps(this.name, what);
+    const pass = computePass(`${this.name}${what}`, timestampWrites);
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
+    if (timestampWrites) pass.end();
+  }
+
+  /**
+   * The bind group of these buffers, made once and reused: creating one costs more CPU time than the
+   * rest of a dispatch, and training binds the same pooled buffers to the same kernels every step.
+   */
+  private bindGroup(pipeline: GPUComputePipeline, storage: Compiled['storage'], uniform: Compiled['uniform'],
+    bound: GPUBuffer[], what: string): GPUBindGroup {
+    const device = gpu().device;
+    let cache = this.bindGroups.get(device);
+    if (!cache || cache.count >= MAX_BIND_GROUPS_PER_KERNEL) this.bindGroups.set(device, (cache = { root: { next: new Map() }, count: 0 }));
+    let node = cache.root;
+    for (const buffer of bound) {
+      let child = node.next.get(buffer);
+      if (!child) node.next.set(buffer, (child = { next: new Map() }));
+      node = child;
+    }
+    if (!node.group) {
+      const bindings = [...storage.map((s) => s.binding), ...(uniform ? [uniform.binding] : [])];
+      const entries = bound.map((buffer, i) => ({ binding: bindings[i], resource: { buffer } }));
+      node.group = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: `${this.name}${what}` });
+      cache.count++;
+    }
+    return node.group;
   }
 }
 
