@@ -11,7 +11,7 @@
 // 32x32 gets 16 chunks per channel, 1024 workgroups, where one workgroup per channel would leave most of a
 // large GPU idle); 256 threads each add a strided slice of the chunk, the partial sums are added up in
 // workgroup memory, and each chunk writes its result to `partials`. Stage 2, one thread per channel,
-// merges the chunks.
+// merges the chunks; a channel in one chunk is finished by stage 1 (no second dispatch).
 
 struct Params { batch: u32, channels: u32, spatial: u32, eps: f32, momentum: f32, chunks: u32, chunk_size: u32, slope: f32 }
 @group(0) @binding(0) var<uniform> params: Params;
@@ -79,7 +79,8 @@ fn reduce_partials(t: u32) {
 }
 
 // Training statistics, stage 1, chunk wid.x of channel c = wid.y: the chunk's count n_i, mean_i and
-// M2_i = Σ (x − mean_i)², two passes over the chunk for accuracy (it is in cache for the second).
+// M2_i = Σ (x − mean_i)², two passes over the chunk for accuracy (it is in cache for the second). A
+// channel in one chunk (small layers) is finished here and needs no stage 2.
 @compute @workgroup_size(256)
 fn batchnorm_chunk_statistics(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
   let c = wid.y;
@@ -97,18 +98,18 @@ fn batchnorm_chunk_statistics(@builtin(workgroup_id) wid: vec3<u32>, @builtin(lo
   partial_a[t] = q;
   reduce_partials(t);
   if (t == 0u) {
-    partials[partial_index(c, wid.x)] = mu;
-    partials[partial_index(c, wid.x) + 1u] = partial_a[0];
+    if (params.chunks == 1u) {
+      write_statistics(c, mu, partial_a[0]);
+    } else {
+      partials[partial_index(c, wid.x)] = mu;
+      partials[partial_index(c, wid.x) + 1u] = partial_a[0];
+    }
   }
 }
 
 // Stage 2, one thread per channel: the chunks merged (Chan et al.'s pairwise rule, exact in exact arithmetic
 // and free of the cancellation of Σx² − m·mean²):
-//   mean_c = Σ n_i mean_i / m,   M2 = Σ M2_i + n_i (mean_i − mean_c)²,   var_c = M2 / m (biased)
-//   inv_std_c = 1/sqrt(var_c + eps)
-// and PyTorch's running update, with the UNBIASED variance var_c · m/(m−1):
-//   running_mean = (1 − momentum) running_mean + momentum mean_c
-//   running_var  = (1 − momentum) running_var  + momentum var_c m/(m−1)
+//   mean_c = Σ n_i mean_i / m,   M2 = Σ M2_i + n_i (mean_i − mean_c)²
 @compute @workgroup_size(256)
 fn batchnorm_merge_statistics(@builtin(global_invocation_id) gid: vec3<u32>) {
   let c = gid.x;
@@ -126,6 +127,16 @@ fn batchnorm_merge_statistics(@builtin(global_invocation_id) gid: vec3<u32>) {
     let d = partials[partial_index(c, i)] - mu;
     m2 += partials[partial_index(c, i) + 1u] + f32(range.y - range.x) * d * d;
   }
+  write_statistics(c, mu, m2);
+}
+
+// Channel c's statistics from its mean and M2 = Σ (x − mean)²:
+//   var_c = M2 / m (biased),   inv_std_c = 1/sqrt(var_c + eps)
+// and PyTorch's running update, with the UNBIASED variance var_c · m/(m−1):
+//   running_mean = (1 − momentum) running_mean + momentum mean_c
+//   running_var  = (1 − momentum) running_var  + momentum var_c m/(m−1)
+fn write_statistics(c: u32, mu: f32, m2: f32) {
+  let m = params.batch * params.spatial;
   let variance = m2 / f32(m);
   mean[c] = mu;
   inv_std[c] = 1.0 / sqrt(variance + params.eps);
@@ -154,7 +165,7 @@ fn batchnorm_normalize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(n
 }
 
 // Parameter gradients (the same in training and eval, given mean and inv_std), stage 1: chunk wid.x of
-// channel c = wid.y adds its share of
+// channel c = wid.y adds its share of (all of it, and writes the result, with one chunk)
 //   dL/dbeta_c = Σ dy,   dL/dgamma_c = Σ dy · xhat   (y = gamma xhat + beta)
 @compute @workgroup_size(256)
 fn batchnorm_chunk_parameter_gradients(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
@@ -174,8 +185,13 @@ fn batchnorm_chunk_parameter_gradients(@builtin(workgroup_id) wid: vec3<u32>, @b
   partial_b[t] = dg;
   reduce_partials(t);
   if (t == 0u) {
-    partials[partial_index(c, wid.x)] = partial_a[0];
-    partials[partial_index(c, wid.x) + 1u] = partial_b[0];
+    if (params.chunks == 1u) {
+      grad_beta[c] = partial_a[0];
+      grad_gamma[c] = partial_b[0];
+    } else {
+      partials[partial_index(c, wid.x)] = partial_a[0];
+      partials[partial_index(c, wid.x) + 1u] = partial_b[0];
+    }
   }
 }
 

@@ -74,11 +74,9 @@ export function batchNormTrainForward(
   const mean = Tensor.empty([s.channels], 'batchnorm mean');
   const invStd = Tensor.empty([s.channels], 'batchnorm invStd');
   const partials = Tensor.empty([s.channels, s.chunks, 2], 'batchnorm chunk statistics');
-  kernels.chunkStatistics.dispatch({ x, partials }, params(s, eps, momentum), [s.chunks, s.channels], what);
-  kernels.mergeStatistics.dispatch(
-    { partials, mean, inv_std: invStd, running_mean: runningMean, running_var: runningVar },
-    params(s, eps, momentum), grid1d(s.channels, 256), what,
-  );
+  const statistics = { partials, mean, inv_std: invStd, running_mean: runningMean, running_var: runningVar };
+  kernels.chunkStatistics.dispatch({ x, ...statistics }, params(s, eps, momentum), [s.chunks, s.channels], what);
+  if (s.chunks > 1) kernels.mergeStatistics.dispatch(statistics, params(s, eps, momentum), grid1d(s.channels, 256), what);
   partials.dispose(); // later work that reuses the buffer is recorded after the merge that reads it
   return { y: normalize(x, gamma, beta, mean, invStd, s, slope, what), mean, invStd };
 }
@@ -108,9 +106,10 @@ function parameterGradients(x: Tensor, dy: Tensor, mean: Tensor, invStd: Tensor,
   const dbeta = Tensor.empty([s.channels], 'batchnorm dbeta');
   const partials = Tensor.empty([s.channels, s.chunks, 2], 'batchnorm chunk parameter gradients');
   const { activated, slope } = activationGradient(x, after);
-  kernels.chunkParameterGradients.dispatch({ x, grad_y: dy, mean, inv_std: invStd, partials, activated }, params(s, 0, 0, slope),
+  const gradients = { partials, grad_gamma: dgamma, grad_beta: dbeta };
+  kernels.chunkParameterGradients.dispatch({ x, grad_y: dy, mean, inv_std: invStd, activated, ...gradients }, params(s, 0, 0, slope),
     [s.chunks, s.channels], what);
-  kernels.mergeParameterGradients.dispatch({ partials, grad_gamma: dgamma, grad_beta: dbeta }, params(s), grid1d(s.channels, 256), what);
+  if (s.chunks > 1) kernels.mergeParameterGradients.dispatch(gradients, params(s), grid1d(s.channels, 256), what);
   partials.dispose();
   return { dgamma, dbeta };
 }
