@@ -86,7 +86,7 @@ export interface IterationResult {
   topKernels: { kernel: string; share: number; msPerIter: number; countPerIter: number }[];
   /** bytes of GPU buffers the engine allocated for this run (model, optimizer state, activations) */
   bytesAllocated: number;
-  /** what one more steady-state step cost in submits, read-backs and newly created buffers */
+  /** what one more steady-state step cost in submits, read-backs and newly created buffers and bind groups */
   perStep: GpuCounters;
   /**
    * CPU time to record and submit one step (the synchronous part of GanTraining.step, median): on a real
@@ -238,6 +238,7 @@ function countersDelta(before: GpuCounters, after: GpuCounters): GpuCounters {
     submits: after.submits - before.submits,
     readBacks: after.readBacks - before.readBacks,
     buffersCreated: after.buffersCreated - before.buffersCreated,
+    bindGroupsCreated: after.bindGroupsCreated - before.bindGroupsCreated,
   };
 }
 

@@ -31,6 +31,7 @@ export interface GpuContext {
 /** Running totals of the work that crosses the CPU–GPU boundary (compare two snapshots). */
 export interface GpuCounters {
   buffersCreated: number;
+  bindGroupsCreated: number;
   submits: number;
   readBacks: number;
 }
@@ -41,7 +42,7 @@ export function useDevice(device: GPUDevice): void {
   ctx = {
     device, freeBuffers: new Map(), encoder: null, pass: null, pendingErrors: [], lost: null, bytesAllocated: 0,
     freeUploads: new Map(), uploadsInFlight: [], freeDownloads: new Map(),
-    counters: { buffersCreated: 0, submits: 0, readBacks: 0 },
+    counters: { buffersCreated: 0, bindGroupsCreated: 0, submits: 0, readBacks: 0 },
   };
   const current = ctx;
   device.lost.then((info) => {
@@ -69,18 +70,36 @@ export function allocBuffer(bytes: number, what: string): GPUBuffer {
   if (free && free.length) return free.pop()!;
   c.bytesAllocated += size;
   c.counters.buffersCreated++;
-  return guarded(`allocating ${what} (${size} bytes)`, () =>
+  const buffer = guarded(`allocating ${what} (${size} bytes)`, () =>
     c.device.createBuffer({
       size,
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
       label: what,
     }),
   );
+  creationOrder.set(buffer, created++);
+  return buffer;
 }
 
+/**
+ * Storage buffers go back to the pool in creation order (the free list of a size is kept sorted, oldest
+ * last, and allocBuffer takes the oldest): which buffer a tensor gets then depends only on which buffers
+ * are free, not on the order they were freed in, so every training step binds the same buffers to the
+ * same kernels and finds its bind groups cached (src/gpu/kernel.ts). With last-in-first-out reuse the
+ * gradients that live from one step into the next rotated the buffers, and ~80 bind groups were created
+ * anew every step.
+ */
 export function releaseBuffer(buffer: GPUBuffer): void {
-  if (ctx) pushFree(ctx.freeBuffers, buffer);
+  if (!ctx) return;
+  const list = ctx.freeBuffers.get(buffer.size) ?? [];
+  const age = creationOrder.get(buffer) ?? 0;
+  let i = list.length;
+  while (i > 0 && (creationOrder.get(list[i - 1]) ?? 0) < age) i--;
+  list.splice(i, 0, buffer);
+  ctx.freeBuffers.set(buffer.size, list);
 }
+const creationOrder = new WeakMap<GPUBuffer, number>();
+let created = 0;
 
 function pushFree(pool: Map<number, GPUBuffer[]>, buffer: GPUBuffer): void {
   const list = pool.get(buffer.size) ?? [];

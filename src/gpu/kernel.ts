@@ -135,6 +135,7 @@ export class Kernel {
       const entries = bound.map((buffer, i) => ({ binding: bindings[i], resource: { buffer } }));
       node.group = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: `${this.name}${what}` });
       cache.count++;
+      gpu().counters.bindGroupsCreated++;
     }
     return node.group;
   }
