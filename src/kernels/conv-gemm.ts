@@ -25,6 +25,8 @@ const skinnyKernel = new Kernel('shaders/conv2d_skinny.wgsl', skinnyCode, 'conv2
 
 /** At most this many x channels, the input gradient skips the tiled GEMM (shaders/conv2d_skinny.wgsl). */
 export const SKINNY_CHANNELS = 4;
+/** x pixels one workgroup of the skinny kernel covers: its THREADS · PIXELS. */
+const SKINNY_PIXELS_PER_WORKGROUP = 64 * 8;
 
 /**
  * The tile for a rows x columns GEMM: the one with the least padded work, ⌈M/T⌉·⌈N/T⌉·T², where a
@@ -110,7 +112,7 @@ export function gemmForward(x: Tensor, w: Tensor, bias: Tensor | null, yShape: S
 /**
  * dx = the transposed conv of dy with w (+ bias[c]), one dense GEMM per output phase (sub-pixel):
  * M = C, N = batch·⌈H/s⌉·⌈W/s⌉, K = O·⌈KH/s⌉·⌈KW/s⌉ (the largest phase; the others mask).
- * With C ≤ SKINNY_CHANNELS the skinny kernel (one thread per pixel, all channels) does the same sums.
+ * With C ≤ SKINNY_CHANNELS the skinny kernel (8 pixels per thread, 4 channels each) does the same sums.
  */
 export function gemmBackwardInput(dy: Tensor, w: Tensor, bias: Tensor | null, xShape: Shape, o: ConvOptions): Tensor {
   const [batch, channels, height, width] = xShape;
@@ -130,7 +132,7 @@ export function gemmBackwardInput(dy: Tensor, w: Tensor, bias: Tensor | null, xS
     const dx = Tensor.empty(xShape, 'conv2d input gradient');
     const params = { ...geometry(xShape, w.shape, dy.shape, o), has_bias: bias ? 1 : 0, count: dx.size, splits: 1 };
     skinnyKernel.dispatch({ grad_y: dy, weight: w, bias: bias ?? w, out: dx }, params,
-      [Math.ceil((batch * up(height) * up(width)) / 256), Math.ceil(channels / 4), s * s], describe(dy.shape, w.shape));
+      [Math.ceil((batch * up(height) * up(width)) / SKINNY_PIXELS_PER_WORKGROUP), Math.ceil(channels / 4), s * s], describe(dy.shape, w.shape));
     return dx;
   }
   return gemm({
