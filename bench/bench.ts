@@ -4,6 +4,7 @@
 //
 //   --batch 8,16          batch sizes                    --image-size 64    --ngf 64 --ndf 64 --nz 100
 //   --kernels conv,iteration,ceilings,peer (sections; default ceilings,conv,iteration)
+//   --layers G.main.0,D.main.11  only these conv layers in the conv section (default: all)
 //   --variants simple,gemm  conv versions the conv section times (the simple weight gradient of a 64x64,
 //                         ngf 64 model takes minutes on a CPU adapter: --variants gemm skips it)
 //   --repeat 5            timed calls per measurement    --peer-repeat 1    timed TF.js iterations
@@ -26,6 +27,7 @@ const { values } = parseArgs({
     ndf: { type: 'string' },
     nz: { type: 'string' },
     kernels: { type: 'string' },
+    layers: { type: 'string' },
     variants: { type: 'string' },
     repeat: { type: 'string' },
     'peer-repeat': { type: 'string' },
@@ -58,6 +60,7 @@ function parseOptions(): BenchOptions {
   const sgemmSize = positiveInteger('sgemm-size', values['sgemm-size'], d.sgemmSize);
   if (sgemmSize % 128) throw new Error(`--sgemm-size must be a multiple of 128, got ${sgemmSize}`);
   return {
+    layers: values.layers === undefined ? d.layers : values.layers.split(',').map((l) => l.trim()),
     batches, sections: sections as Section[], variants: variants as ConvVariant[], sgemmSize,
     imageSize: positiveInteger('image-size', values['image-size'], d.imageSize),
     ngf: positiveInteger('ngf', values.ngf, d.ngf),

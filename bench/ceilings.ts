@@ -1,7 +1,10 @@
 // What this adapter can do at best, so each layer's figures read as a fraction of something:
 //  - compute: our own tiled SGEMM (bench/sgemm.wgsl), checked against a CPU product first, in GFLOP/s
 //    (2·m·n·k floating-point operations per product);
-//  - memory: copyBufferToBuffer of a large buffer, in GB/s counting the bytes read plus the bytes written.
+//  - memory: copyBufferToBuffer of a large buffer, in GB/s counting the bytes read plus the bytes written;
+//  - launch: the GPU time of the smallest dispatch (one workgroup filling one value), the floor under any
+//    pass however little work it does: a pass whose FLOPs at 50% of the SGEMM rate would take less than
+//    this cannot reach 50% (DCGAN's 1-logit layer at small batches).
 // No Node imports: the browser bench runs this file too.
 import code from './sgemm.wgsl?raw';
 import tilesCode from '../shaders/gemm_tiles.wgsl?raw';
@@ -10,6 +13,7 @@ import { gpu } from '../src/gpu/context.ts';
 import { Tensor, tidy } from '../src/autograd/tensor.ts';
 import { timeDispatches, type Timing } from './timing.ts';
 import { wallTime } from '../src/gpu/profiler.ts';
+import { fillInto } from '../src/kernels/elementwise.ts';
 
 const sgemmKernel = new Kernel('bench/sgemm.wgsl', tilesCode + code, 'sgemm', { TILE: 128 });
 
@@ -61,7 +65,12 @@ export async function checkSgemm(): Promise<number> {
 export interface Ceilings {
   sgemm: { size: number; timing: Timing; gflops: number; checkError: number };
   copy: { megabytes: number; ms: number; gbps: number };
+  /** GPU (or wall) ms of one smallest dispatch, averaged over many */
+  dispatch: { ms: number };
 }
+
+/** Dispatches per timed call of the launch floor: enough to average out timestamp quantisation. */
+const FLOOR_DISPATCHES = 64;
 
 export async function measureCeilings(sgemmSize: number, copyMegabytes: number, repeat: number): Promise<Ceilings> {
   const checkError = await checkSgemm();
@@ -87,5 +96,13 @@ export async function measureCeilings(sgemmSize: number, copyMegabytes: number, 
   const ms = await wallTime(copyOnce, repeat);
   source.destroy();
   target.destroy();
-  return { sgemm: { size: s, timing, gflops, checkError }, copy: { megabytes: copyMegabytes, ms, gbps: (2 * bytes) / (ms * 1e6) } };
+
+  const one = Tensor.empty([1], 'launch floor');
+  const floor = await timeDispatches(() => { for (let i = 0; i < FLOOR_DISPATCHES; i++) fillInto(one, i); }, repeat);
+  one.dispose();
+  return {
+    sgemm: { size: s, timing, gflops, checkError },
+    copy: { megabytes: copyMegabytes, ms, gbps: (2 * bytes) / (ms * 1e6) },
+    dispatch: { ms: floor.ms / FLOOR_DISPATCHES },
+  };
 }

@@ -27,6 +27,8 @@ export interface BenchOptions {
   ndf: number;
   nz: number;
   sections: Section[];
+  /** the conv layers the conv section times, by model index ("G.main.0", "D.main.11"); empty: all */
+  layers: string[];
   /** the conv versions the conv section times each pass with (src/kernels/conv.ts's `variant` argument) */
   variants: conv.ConvVariant[];
   /** timed calls per measurement (after one warm-up call) */
@@ -45,6 +47,7 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   ndf: 64,
   nz: 100,
   sections: ['ceilings', 'conv', 'iteration'],
+  layers: [],
   variants: ['simple', 'gemm'],
   repeat: 5,
   peerRepeat: 1,
@@ -193,7 +196,11 @@ async function kernelsOf(record: () => void): Promise<string> {
 
 async function benchLayers(o: BenchOptions, batch: number, ceilings: Ceilings | null, log: (s: string) => void): Promise<LayerResult[]> {
   const results: LayerResult[] = [];
-  for (const l of convLayerShapes(modelConfig(o), batch)) {
+  const all = convLayerShapes(modelConfig(o), batch);
+  const chosen = all.filter((l) => !o.layers.length || o.layers.includes(l.name.split(' ')[0]));
+  const unknown = o.layers.filter((name) => !all.some((l) => l.name.startsWith(`${name} `)));
+  if (unknown.length) throw new Error(`--layers: no conv layer ${unknown.join(', ')} in this model (choose from ${all.map((l) => l.name.split(' ')[0]).join(', ')})`);
+  for (const l of chosen) {
     const x = randomNormal(l.x, 0, 1, 11);
     const w = randomNormal(l.w, 0, 0.02, 12);
     const dy = randomNormal(l.y, 0, 1, 13);

@@ -4,7 +4,7 @@ import type { BenchResult } from './core.ts';
 /** A Markdown table: columns whose cells are all numbers (or '–', '%') right-aligned, text left-aligned. */
 function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const numeric = headers.map((_, i) => rows.length > 0 && rows.every((r) => /^[-–\d.,%x³ ]*( ?[A-Za-z/]+)?$/.test(r[i]) && /\d|–/.test(r[i])));
+  const numeric = headers.map((_, i) => rows.length > 0 && rows.every((r) => /^[-–\d.,%x³ ]*( ?[A-Za-zµ/]+)?$/.test(r[i]) && /\d|–/.test(r[i])));
   const line = (cells: string[]) => `| ${cells.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ')} |`;
   const rule = `|${widths.map((w, i) => (numeric[i] ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
   return [line(headers), rule, ...rows.map(line)].join('\n');
@@ -22,10 +22,11 @@ export function formatReport(r: BenchResult): string {
     `model ${o.imageSize}x${o.imageSize}, nz ${o.nz}, ngf ${o.ngf}, ndf ${o.ndf}; batches ${o.batches.join(', ')}; repeat ${o.repeat}`,
   ];
   if (r.ceilings) {
-    const { sgemm, copy } = r.ceilings;
+    const { sgemm, copy, dispatch } = r.ceilings;
     out.push('', 'Ceilings', table(['measure', 'size', 'ms', 'rate'], [
       ['SGEMM (bench/sgemm.wgsl)', `${sgemm.size}³`, fixed(sgemm.timing.ms, 3), `${fixed(sgemm.gflops, 2)} GFLOP/s`],
       ['copyBufferToBuffer', `${copy.megabytes} MB`, fixed(copy.ms, 3), `${fixed(copy.gbps, 2)} GB/s`],
+      ['smallest dispatch (fill 1 value)', '1 workgroup', fixed(dispatch.ms, 3), `${fixed(1000 * dispatch.ms, 0)} µs/dispatch`],
     ]));
   }
   if (r.layers.length) {

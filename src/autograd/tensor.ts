@@ -131,15 +131,6 @@ export class Tensor {
     return view;
   }
 
-  /** Like view(), but the result takes over the buffer: `this` is disposed without freeing it. */
-  reshapeInto(shape: Shape): Tensor {
-    const owner = this.view(shape);
-    owner.isView = false;
-    this.isView = true;
-    this.dispose();
-    return owner;
-  }
-
   private isView = false;
 
   get isDisposed(): boolean {

@@ -84,11 +84,16 @@ function gemm(l: GemmLaunch): Tensor {
   const partial = Tensor.empty([splits, out.size], `${l.what} (split-K partial sums)`);
   kernel.dispatch({ ...l.inputs, bias, out: partial }, { ...l.geometry, has_bias: 0, count: out.size, splits },
     [...grid, l.phases * splits], `${shapes} split ${splits}`);
-  const [, channels, h, w] = l.outShape;
-  reduceKernel.dispatch({ partial, bias, out }, { count: out.size, splits, has_bias: hasBias, channels, plane: h * w },
-    grid1d(out.size, 256), shapes);
+  reduceSplits(partial, out, l.bias, splits, shapes);
   partial.dispose();
   return out;
+}
+
+/** out = Σ_split partial[split] (+ bias per channel of an NCHW out), for the partial sums [splits, out.size] of a split K. */
+export function reduceSplits(partial: Tensor, out: Tensor, bias: Tensor | null, splits: number, shapes: string): void {
+  const [, channels = 1, h = 1, w = 1] = out.shape;
+  reduceKernel.dispatch({ partial, bias: bias ?? partial, out }, { count: out.size, splits, has_bias: bias ? 1 : 0, channels, plane: h * w },
+    grid1d(out.size, 256), shapes);
 }
 
 function geometry(xShape: Shape, wShape: Shape, yShape: Shape, o: ConvOptions) {
@@ -119,15 +124,6 @@ export function gemmBackwardInput(dy: Tensor, w: Tensor, bias: Tensor | null, xS
   const [outChannels, , kh, kw] = w.shape;
   const s = o.stride;
   const up = (a: number) => Math.ceil(a / s);
-  if (dy.shape[2] === 1 && dy.shape[3] === 1 && s === 1 && o.padding === 0 && kh === height && kw === width && !bias) {
-    // DCGAN's first generator layer (noise 1x1 → 4x4): every output pixel takes exactly one tap, so
-    // dx[n, (c,i,j)] = Σ_o dy[n,o] · w[o, (c,i,j)] is one plain GEMM, and the phase GEMM would mask 15 of
-    // 16 taps. It is a 1x1 conv forward of x' = w as [1, O, 1, C·KH·KW] by w' = dy as [N, O, 1, 1]:
-    // y'[0, n, 0, j] = Σ_o dy[n,o] · w[o,j], whose memory is dx's. All three reshapes are free views.
-    const taps = channels * kh * kw;
-    const flat = gemmForward(w.view([1, outChannels, 1, taps]), dy.view([batch, outChannels, 1, 1]), null, [1, batch, 1, taps], { stride: 1, padding: 0 });
-    return flat.reshapeInto(xShape);
-  }
   if (channels <= SKINNY_CHANNELS) {
     const dx = Tensor.empty(xShape, 'conv2d input gradient');
     const params = { ...geometry(xShape, w.shape, dy.shape, o), has_bias: bias ? 1 : 0, count: dx.size, splits: 1 };

@@ -2,12 +2,14 @@
 // Transposed conv has no kernels of its own: it is the adjoint of conv, so each of its passes is a conv
 // pass with the roles swapped (see the header of shaders/conv2d.wgsl). Autograd: src/autograd/conv.ts.
 // Each pass has two versions: 'simple' (shaders/conv2d.wgsl, one thread per output, the readable baseline)
-// and 'gemm' (shaders/conv2d_gemm.wgsl via ./conv-gemm.ts, tiled implicit GEMMs); chooseVariant picks per shape.
+// and 'gemm' (shaders/conv2d_gemm.wgsl via ./conv-gemm.ts, tiled implicit GEMMs; a conv that is a dense
+// layer, 1x1 output, takes shaders/conv2d_dense.wgsl via ./conv-dense.ts instead); chooseVariant picks per shape.
 import code from '../../shaders/conv2d.wgsl?raw';
 import { Kernel, grid1d } from '../gpu/kernel.ts';
 import { Tensor, shapeText, type Shape } from '../autograd/tensor.ts';
 import { conv2dOutputShape, convTranspose2dOutputShape, type ConvOptions } from './conv-shapes.ts';
 import { SKINNY_CHANNELS, gemmBackwardInput, gemmBackwardWeight, gemmForward } from './conv-gemm.ts';
+import { denseBackwardInput, denseBackwardWeight, denseForward, isDense } from './conv-dense.ts';
 
 export type { ConvOptions } from './conv-shapes.ts';
 
@@ -49,13 +51,14 @@ export const convSettings: { variant: ConvVariant | 'auto' } = { variant: 'auto'
  * win once both output sides fill a good part of a tile; with 1 to 8 rows or columns (DCGAN's 1-logit and
  * 1x1-noise layers) the simple gather is faster. The weight gradient always takes
  * the GEMM: the simple one spends a whole workgroup and a tree sum on each weight (seconds per DCGAN layer
- * on a CPU adapter). The input gradient with ≤ 4 channels has its own skinny kernel (see conv-gemm.ts).
+ * on a CPU adapter). The input gradient with ≤ 4 channels has its own skinny kernel (see conv-gemm.ts), and
+ * a dense conv (`dense`: 1x1 output, see conv-dense.ts) its own small GEMM: both count as 'gemm'.
  */
 export function chooseVariant(pass: 'forward' | 'backwardInput' | 'backwardWeight', rows: number, columns: number,
-  forced?: ConvVariant): ConvVariant {
+  forced?: ConvVariant, dense = false): ConvVariant {
   if (forced) return forced;
   if (convSettings.variant !== 'auto') return convSettings.variant;
-  if (pass === 'backwardWeight') return 'gemm';
+  if (pass === 'backwardWeight' || dense) return 'gemm';
   if (pass === 'backwardInput' && rows <= SKINNY_CHANNELS) return 'gemm';
   return rows >= 16 && columns >= 16 ? 'gemm' : 'simple';
 }
@@ -65,8 +68,9 @@ export function chooseVariant(pass: 'forward' | 'backwardInput' | 'backwardWeigh
 /** y = conv2d(x, w) (+ bias[o]). Without a bias the weight is bound in its place, unread. */
 function runForward(x: Tensor, w: Tensor, bias: Tensor | null, yShape: Shape, o: ConvOptions, variant?: ConvVariant): Tensor {
   const outChannels = w.shape[0];
-  if (chooseVariant('forward', outChannels, yShape[0] * yShape[2] * yShape[3], variant) === 'gemm') {
-    return gemmForward(x, w, bias, yShape, o);
+  const dense = !bias && isDense(x.shape, w.shape, yShape, o);
+  if (chooseVariant('forward', outChannels, yShape[0] * yShape[2] * yShape[3], variant, dense) === 'gemm') {
+    return dense ? denseForward(x, w, yShape) : gemmForward(x, w, bias, yShape, o);
   }
   const y = Tensor.empty(yShape, 'conv2d output');
   kernels.forward.dispatch({ x, weight: w, bias: bias ?? w, out: y }, geometry(x.shape, w.shape, yShape, o, bias !== null, y.size),
@@ -77,8 +81,9 @@ function runForward(x: Tensor, w: Tensor, bias: Tensor | null, yShape: Shape, o:
 /** dx = transposed conv of dy with w (+ bias[c]: used as the transposed conv's forward), gathered per element of x. */
 function runBackwardInput(dy: Tensor, w: Tensor, bias: Tensor | null, xShape: Shape, o: ConvOptions, variant?: ConvVariant): Tensor {
   const up = (a: number) => Math.ceil(a / o.stride);  // per output phase: see gemmBackwardInput
-  if (chooseVariant('backwardInput', xShape[1], xShape[0] * up(xShape[2]) * up(xShape[3]), variant) === 'gemm') {
-    return gemmBackwardInput(dy, w, bias, xShape, o);
+  const dense = !bias && isDense(xShape, w.shape, dy.shape, o);
+  if (chooseVariant('backwardInput', xShape[1], xShape[0] * up(xShape[2]) * up(xShape[3]), variant, dense) === 'gemm') {
+    return dense ? denseBackwardInput(dy, w, xShape) : gemmBackwardInput(dy, w, bias, xShape, o);
   }
   const dx = Tensor.empty(xShape, 'conv2d input gradient');
   kernels.backwardInput.dispatch({ grad_y: dy, weight: w, bias: bias ?? w, out: dx }, geometry(xShape, w.shape, dy.shape, o, bias !== null, dx.size),
@@ -89,7 +94,7 @@ function runBackwardInput(dy: Tensor, w: Tensor, bias: Tensor | null, xShape: Sh
 /** dw[o,c,i,j] = Σ dy[n,o,oy,ox] x[n,c,oy·s−p+i,ox·s−p+j]: one workgroup per weight. */
 function runBackwardWeight(x: Tensor, dy: Tensor, wShape: Shape, o: ConvOptions, variant?: ConvVariant): Tensor {
   if (chooseVariant('backwardWeight', wShape[0], wShape[1] * wShape[2] * wShape[3], variant) === 'gemm') {
-    return gemmBackwardWeight(x, dy, wShape, o);
+    return isDense(x.shape, wShape, dy.shape, o) ? denseBackwardWeight(x, dy, wShape) : gemmBackwardWeight(x, dy, wShape, o);
   }
   const dw = Tensor.empty(wShape, 'conv2d weight gradient');
   kernels.backwardWeight.dispatch({ x, grad_y: dy, out: dw }, geometry(x.shape, wShape, dy.shape, o, false, dw.size),

@@ -31,6 +31,9 @@ const convConfigs: Config[] = [
   { x: [1, 130, 5, 5], w: [66, 130, 3, 3], stride: 1, padding: 1, bias: true },
   { x: [2, 6, 11, 10], w: [20, 6, 5, 5], stride: 3, padding: 2, bias: false }, // stride 3: 9 input-gradient phases of 2x2, 2x1, 1x1 taps
   { x: [2, 4, 7, 7], w: [5, 4, 1, 1], stride: 2, padding: 0, bias: false },    // 1x1 stride 2: three phases have no taps (dx = 0 there)
+  // dense (1x1 output, shaders/conv2d_dense.wgsl): forward K = 925 split in 3 unequal chunks, dw's 10 rows in 2 blocks
+  { x: [3, 37, 5, 5], w: [10, 37, 5, 5], stride: 2, padding: 0, bias: false },
+  { x: [2, 3, 4, 4], w: [2, 3, 4, 4], stride: 1, padding: 0, bias: true },    // dense with a bias: the forward takes the tiled GEMM
 ];
 
 const transposeConfigs: Config[] = [
@@ -42,6 +45,7 @@ const transposeConfigs: Config[] = [
   { x: [2, 1, 2, 3], w: [1, 2, 4, 4], stride: 2, padding: 1, bias: false },
   { x: [2, 2, 8, 9], w: [2, 2, 4, 4], stride: 2, padding: 1, bias: true },    // reductions longer than a workgroup
   { x: [1, 67, 5, 7], w: [67, 9, 4, 4], stride: 2, padding: 1, bias: true },   // GEMM tile edges, odd sizes
+  { x: [9, 5, 1, 1], w: [5, 6, 3, 3], stride: 1, padding: 0, bias: true },    // 1x1 -> 3x3 with a bias; dense passes with 9 rows (2 blocks)
 ];
 
 /**
