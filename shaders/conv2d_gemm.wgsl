@@ -124,11 +124,14 @@ fn conv2d_gemm_forward(@builtin(local_invocation_index) lid: u32, @builtin(workg
     multiply_step(lid);
   }
 
-  for (var e = 0u; e < 64u; e++) {
-    let o = block_row(lid, m0, e);
-    let col = block_column(lid, n0, e);
-    if (o < rows && col < columns) {
-      store((col / plane * rows + o) * plane + col % plane, o, wid.z, block_value(e));
+  // Per column of the block, y[n, 0, oy, ox] found once (the divisions), then its 8 rows one plane apart.
+  for (var j = 0u; j < 8u; j++) {
+    let col = block_column(lid, n0, j);
+    if (col >= columns) { continue; }
+    let pixel = col / plane * rows * plane + col % plane;
+    for (var i = 0u; i < 8u; i++) {
+      let o = block_row(lid, m0, 8u * i);
+      if (o < rows) { store(pixel + o * plane, o, wid.z, block_value(8u * i + j)); }
     }
   }
 }
@@ -202,15 +205,18 @@ fn conv2d_gemm_backward_input(@builtin(local_invocation_index) lid: u32, @builti
     multiply_step(lid);
   }
 
-  for (var e = 0u; e < 64u; e++) {
-    let c = block_row(lid, m0, e);
-    let col = block_column(lid, n0, e);
-    if (c < rows && col < columns) {
-      let n = col / phase_plane;
-      let pos = col % phase_plane;
-      let iy = iy0 + s * (pos / phase_width);
-      let ix = ix0 + s * (pos % phase_width);
-      store(((n * rows + c) * params.in_height + iy) * params.in_width + ix, c, split, block_value(e));
+  // Per column of the block, dx[n, 0, iy, ix] found once (the divisions), then its 8 rows one plane apart.
+  let in_plane = params.in_height * params.in_width;
+  for (var j = 0u; j < 8u; j++) {
+    let col = block_column(lid, n0, j);
+    if (col >= columns) { continue; }
+    let pos = col % phase_plane;
+    let iy = iy0 + s * (pos / phase_width);
+    let ix = ix0 + s * (pos % phase_width);
+    let pixel = (col / phase_plane * rows * params.in_height + iy) * params.in_width + ix;
+    for (var i = 0u; i < 8u; i++) {
+      let c = block_row(lid, m0, 8u * i);
+      if (c < rows) { store(pixel + c * in_plane, c, split, block_value(8u * i + j)); }
     }
   }
 }
