@@ -1,6 +1,6 @@
 // What this adapter can do at best, so each layer's figures read as a fraction of something:
 //  - compute: our own tiled SGEMM (bench/sgemm.wgsl), checked against a CPU product first, in GFLOP/s
-//    (2·m·n·k floating-point operations per product);
+//    (2·m·n·k floating-point operations per product), the best of several calls;
 //  - memory: copyBufferToBuffer of a large buffer, in GB/s counting the bytes read plus the bytes written;
 //  - launch: the GPU time of the smallest dispatch (one workgroup filling one value), the floor under any
 //    pass however little work it does: a pass whose FLOPs at 50% of the SGEMM rate would take less than
@@ -77,7 +77,12 @@ export async function measureCeilings(sgemmSize: number, copyMegabytes: number, 
   const s = sgemmSize;
   const a = Tensor.fromArray(randomValues(s * s, 3), [s, s]);
   const b = Tensor.fromArray(randomValues(s * s, 4), [s, s]);
-  const timing = await timeDispatches(() => tidy(() => void sgemm(a, b, s, s, s)), repeat);
+  // The best of several timed calls, not their mean: a ceiling is what the adapter can do, and on a shared
+  // machine a neighbour's load only ever slows a call down (the same command read 5.9 to 9.1 GFLOP/s here
+  // as a mean of 3 calls). A high ceiling keeps every pass's "% SGEMM" conservative.
+  const calls: Timing[] = [];
+  for (let i = 0; i < Math.max(3, repeat); i++) calls.push(await timeDispatches(() => tidy(() => void sgemm(a, b, s, s, s)), 1));
+  const timing = calls.reduce((best, t) => (t.ms < best.ms ? t : best));
   a.dispose();
   b.dispose();
   const gflops = (2 * s ** 3) / (timing.ms * 1e6);
