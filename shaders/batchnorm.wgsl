@@ -9,9 +9,13 @@
 // Per-channel reductions use the whole GPU in two stages: stage 1 has one workgroup per chunk of a
 // channel's values (grid chunks x C, the launcher picks the chunks: a 64-channel layer at batch 128 and
 // 32x32 gets 16 chunks per channel, 1024 workgroups, where one workgroup per channel would leave most of a
-// large GPU idle); 256 threads each add a strided slice of the chunk, the partial sums are added up in
-// workgroup memory, and each chunk writes its result to `partials`. Stage 2, one thread per channel,
+// large GPU idle); REDUCE = 64 threads each add a strided slice of the chunk, the partial sums are added up
+// in workgroup memory, and each chunk writes its result to `partials`. Stage 2, one thread per channel,
 // merges the chunks; a channel in one chunk is finished by stage 1 (no second dispatch).
+// Why 64 threads and not 256: a CPU adapter runs a workgroup's invocations in turn, and with DCGAN's small
+// late layers (4x4 maps: 128 values per channel at batch 8) most of 256 invocations had one value or none
+// to add. With 64, the two stage-1 kernels ran 3x faster on lavapipe and 6x on SwiftShader (bench/RESULTS.md);
+// a GPU still gets chunks x C workgroups of them.
 
 struct Params { batch: u32, channels: u32, spatial: u32, eps: f32, momentum: f32, chunks: u32, chunk_size: u32, slope: f32 }
 @group(0) @binding(0) var<uniform> params: Params;
@@ -55,25 +59,26 @@ fn channel_element(c: u32, j: u32) -> u32 {
 /** The channel of flat NCHW index i. */
 fn channel_of(i: u32) -> u32 { return (i / params.spatial) % params.channels; }
 
-var<workgroup> partial_a: array<f32, 256>;
-var<workgroup> partial_b: array<f32, 256>;
+const REDUCE = 64u;  // threads of the stage-1 workgroups (see the top)
+var<workgroup> partial_a: array<f32, REDUCE>;
+var<workgroup> partial_b: array<f32, REDUCE>;
 
-// Sum partial_a and partial_b over the workgroup in two levels of 16 (16 threads add 16 values each, then
-// thread 0 adds those 16): three barriers where a halving tree takes nine. On a CPU adapter every barrier
+// Sum partial_a and partial_b over the workgroup in two levels of 8 (8 threads add 8 values each, then
+// thread 0 adds those 8): three barriers where a halving tree takes seven. On a CPU adapter every barrier
 // switches through all the workgroup's SIMD groups, and a stage-1 kernel ends in two of these sums.
 // Afterwards [0] holds each total; callers must barrier again before overwriting the arrays.
 fn reduce_partials(t: u32) {
   workgroupBarrier();
-  if (t < 16u) {
+  if (t < 8u) {
     var a = 0.0;
     var b = 0.0;
-    for (var i = 0u; i < 16u; i++) { a += partial_a[16u * t + i]; b += partial_b[16u * t + i]; }
-    partial_a[16u * t] = a;
-    partial_b[16u * t] = b;
+    for (var i = 0u; i < 8u; i++) { a += partial_a[8u * t + i]; b += partial_b[8u * t + i]; }
+    partial_a[8u * t] = a;
+    partial_b[8u * t] = b;
   }
   workgroupBarrier();
   if (t == 0u) {
-    for (var i = 1u; i < 16u; i++) { partial_a[0] += partial_a[16u * i]; partial_b[0] += partial_b[16u * i]; }
+    for (var i = 1u; i < 8u; i++) { partial_a[0] += partial_a[8u * i]; partial_b[0] += partial_b[8u * i]; }
   }
   workgroupBarrier();
 }
@@ -81,12 +86,12 @@ fn reduce_partials(t: u32) {
 // Training statistics, stage 1, chunk wid.x of channel c = wid.y: the chunk's count n_i, mean_i and
 // M2_i = Σ (x − mean_i)², two passes over the chunk for accuracy (it is in cache for the second). A
 // channel in one chunk (small layers) is finished here and needs no stage 2.
-@compute @workgroup_size(256)
+@compute @workgroup_size(REDUCE)
 fn batchnorm_chunk_statistics(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
   let c = wid.y;
   let range = chunk_range(wid.x);
   var s = 0.0;
-  for (var j = range.x + t; j < range.y; j += 256u) { s += x[channel_element(c, j)]; }
+  for (var j = range.x + t; j < range.y; j += REDUCE) { s += x[channel_element(c, j)]; }
   partial_a[t] = s;
   partial_b[t] = 0.0;
   reduce_partials(t);
@@ -94,7 +99,7 @@ fn batchnorm_chunk_statistics(@builtin(workgroup_id) wid: vec3<u32>, @builtin(lo
   workgroupBarrier();
 
   var q = 0.0;
-  for (var j = range.x + t; j < range.y; j += 256u) { let d = x[channel_element(c, j)] - mu; q += d * d; }
+  for (var j = range.x + t; j < range.y; j += REDUCE) { let d = x[channel_element(c, j)] - mu; q += d * d; }
   partial_a[t] = q;
   reduce_partials(t);
   if (t == 0u) {
@@ -167,7 +172,7 @@ fn batchnorm_normalize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(n
 // Parameter gradients (the same in training and eval, given mean and inv_std), stage 1: chunk wid.x of
 // channel c = wid.y adds its share of (all of it, and writes the result, with one chunk)
 //   dL/dbeta_c = Σ dy,   dL/dgamma_c = Σ dy · xhat   (y = gamma xhat + beta)
-@compute @workgroup_size(256)
+@compute @workgroup_size(REDUCE)
 fn batchnorm_chunk_parameter_gradients(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
   let c = wid.y;
   let range = chunk_range(wid.x);
@@ -175,7 +180,7 @@ fn batchnorm_chunk_parameter_gradients(@builtin(workgroup_id) wid: vec3<u32>, @b
   let r = inv_std[c];
   var db = 0.0;
   var dg = 0.0;
-  for (var j = range.x + t; j < range.y; j += 256u) {
+  for (var j = range.x + t; j < range.y; j += REDUCE) {
     let i = channel_element(c, j);
     let dy = grad_normalized(i);
     db += dy;
