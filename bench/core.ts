@@ -197,9 +197,10 @@ async function kernelsOf(record: () => void): Promise<string> {
 async function benchLayers(o: BenchOptions, batch: number, ceilings: Ceilings | null, log: (s: string) => void): Promise<LayerResult[]> {
   const results: LayerResult[] = [];
   const all = convLayerShapes(modelConfig(o), batch);
-  const chosen = all.filter((l) => !o.layers.length || o.layers.includes(l.name.split(' ')[0]));
-  const unknown = o.layers.filter((name) => !all.some((l) => l.name.startsWith(`${name} `)));
-  if (unknown.length) throw new Error(`--layers: no conv layer ${unknown.join(', ')} in this model (choose from ${all.map((l) => l.name.split(' ')[0]).join(', ')})`);
+  const ids = all.map((l) => l.name.split(' ')[0]);  // "G.main.3 ConvT 512→256 4→8" → "G.main.3"
+  const unknown = o.layers.filter((id) => !ids.includes(id));
+  if (unknown.length) throw new Error(`--layers: no conv layer ${unknown.join(', ')} in this model (choose from ${ids.join(', ')})`);
+  const chosen = all.filter((_, i) => !o.layers.length || o.layers.includes(ids[i]));
   for (const l of chosen) {
     const x = randomNormal(l.x, 0, 1, 11);
     const w = randomNormal(l.w, 0, 0.02, 12);

@@ -48,11 +48,11 @@ export const convSettings: { variant: ConvVariant | 'auto' } = { variant: 'auto'
 /**
  * A pass as a GEMM has rows × columns outputs (forward: O × N·OH·OW; input gradient: C × N·⌈H/s⌉·⌈W/s⌉ per
  * phase; weight gradient: O × C·KH·KW). The tiled kernels pay for whole 64x64 or 128x128 tiles, so they
- * win once both output sides fill a good part of a tile; with 1 to 8 rows or columns (DCGAN's 1-logit and
- * 1x1-noise layers) the simple gather is faster. The weight gradient always takes
- * the GEMM: the simple one spends a whole workgroup and a tree sum on each weight (seconds per DCGAN layer
- * on a CPU adapter). The input gradient with ≤ 4 channels has its own skinny kernel (see conv-gemm.ts), and
- * a dense conv (`dense`: 1x1 output, see conv-dense.ts) its own small GEMM: both count as 'gemm'.
+ * win once both output sides fill a good part of a tile; with fewer than 16 rows or columns the simple
+ * gather is faster. A dense conv (`dense`: 1x1 output, DCGAN's 1-logit and 1x1-noise layers) has its own
+ * small GEMM (conv-dense.ts) and the input gradient with ≤ 4 channels its own skinny kernel (conv-gemm.ts):
+ * both count as 'gemm'. The weight gradient always takes the GEMM: the simple one spends a whole workgroup
+ * and a tree sum on each weight (seconds per DCGAN layer on a CPU adapter).
  */
 export function chooseVariant(pass: 'forward' | 'backwardInput' | 'backwardWeight', rows: number, columns: number,
   forced?: ConvVariant, dense = false): ConvVariant {
