@@ -1,15 +1,18 @@
 // The dataset pipeline: scanning, decoding odd and broken files, the uint8 cache (build, reuse,
 // rebuild), and the seeded batch loader. Everything is written under os.tmpdir(), never into the
 // repository: the dog photos and anything derived from them stay out of git.
-import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, symlink, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp, { type Sharp } from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   BatchLoader, ProgressBar, buildCache, decodeSquare, listImages, openCache, prepareDataset, type ImageCache,
 } from '../src/train/data/index.ts';
+import { writeAll } from '../src/train/data/cache.ts';
+import { writeSyntheticPhotos } from './support/photos.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const dogsDir = path.resolve(repoRoot, '../shared/data/dogs');
@@ -90,6 +93,18 @@ describe('listImages', () => {
   it('filters the file name with * and ?', async () => {
     expect((await listImages(dir, 'dog.*')).map((f) => path.basename(f))).toEqual(['dog.1.JPG', 'dog.10.jpeg', 'dog.2.png']);
     expect((await listImages(dir, 'dog.?.*')).map((f) => path.basename(f))).toEqual(['dog.1.JPG', 'dog.2.png']);
+  });
+
+  it('follows symlinks to folders and photos, and stops at a symlink cycle', async () => {
+    const elsewhere = await temporaryDir();
+    await writeSyntheticPhotos(path.join(elsewhere, 'photos'), 2);
+    const linked = await temporaryDir();
+    await symlink(path.join(elsewhere, 'photos'), path.join(linked, 'dogs'));
+    await symlink(path.join(elsewhere, 'photos', 'dog.0.jpg'), path.join(linked, 'favourite.jpg'));
+    await symlink(linked, path.join(linked, 'dogs-again')); // a cycle: the folder links to itself
+    await symlink(path.join(elsewhere, 'gone'), path.join(linked, 'dangling.jpg'));
+    const found = (await listImages(linked)).map((file) => path.relative(linked, file));
+    expect(found).toEqual(['dogs/dog.0.jpg', 'dogs/dog.1.jpg', 'favourite.jpg']);
   });
 
   it('says what is wrong with the folder', async () => {
@@ -211,6 +226,79 @@ describe('buildCache and openCache', () => {
     await expect(buildCache({ files: broken, size: 8, cacheFile })).rejects.toThrow(/no usable image among 3 file\(s\) \(empty\.jpg: empty file/);
     expect(existsSync(cacheFile)).toBe(false);
     await expect(openCache(cacheFile)).rejects.toThrow(/image cache does not exist/);
+  });
+});
+
+describe('the cache build on disk', () => {
+  it('writes all of a record when the positioned write comes back short', async () => {
+    const file = Buffer.alloc(20);
+    const shortWriter = {
+      write: async (buffer: Uint8Array, offset: number, length: number, position: number) => {
+        const bytesWritten = Math.min(length, 3);
+        file.set(buffer.subarray(offset, offset + bytesWritten), position);
+        return { bytesWritten, buffer };
+      },
+    } as unknown as Pick<FileHandle, 'write'>;
+    await writeAll(shortWriter, Uint8Array.from({ length: 16 }, (_, i) => i + 1), 4);
+    expect([...file]).toEqual([0, 0, 0, 0, ...Array.from({ length: 16 }, (_, i) => i + 1)]);
+  });
+
+  // A 16 KiB tmpfs holds the header and a few 32 px images, not twelve: a real short write, then ENOSPC.
+  it.skipIf(!(process.platform === 'linux' && process.getuid?.() === 0))('fails in one line on a full disk and leaves no temp (root only)', async (context) => {
+    const dir = await temporaryDir();
+    await writeSyntheticPhotos(path.join(dir, 'photos'), 12);
+    const disk = path.join(dir, 'disk');
+    await mkdir(disk);
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', disk], { stdio: 'pipe' });
+    } catch {
+      console.warn(`data.test: cannot mount a tmpfs at ${disk}, skipping the full-disk cache case`);
+      return context.skip();
+    }
+    try {
+      const cacheFile = path.join(disk, 'photos.u8cache');
+      await expect(buildCache({ files: await listImages(path.join(dir, 'photos')), size: 32, cacheFile }))
+        .rejects.toThrow(/^cannot write .*photos\.u8cache: disk full \(40,960 bytes needed, [\d,]+ free\): free some space or choose another --cache-dir$/);
+      expect(readdirSync(disk)).toEqual([]);
+    } finally {
+      execFileSync('umount', [disk]);
+    }
+  });
+
+  it('removes temps that a killed build left, keeps those of a live one', async () => {
+    const dir = await temporaryDir();
+    await writeSyntheticPhotos(path.join(dir, 'photos'), 2);
+    const cacheFile = path.join(dir, 'cache', 'photos.u8cache');
+    await mkdir(path.dirname(cacheFile));
+    const deadPid = spawnSync(process.execPath, ['-e', '']).pid!; // exited by the time spawnSync returns
+    const dead = `${cacheFile}.${deadPid}.1700000000000.tmp`;
+    const deadReport = `${cacheFile}.report.json.${deadPid}.1700000000000.tmp`;
+    const live = `${cacheFile}.${process.pid}.1700000000000.tmp`;
+    const otherCache = path.join(dir, 'cache', `other.u8cache.${deadPid}.1700000000000.tmp`);
+    for (const file of [dead, deadReport, live, otherCache]) await writeFile(file, 'x');
+    await buildCache({ files: await listImages(path.join(dir, 'photos')), size: 8, cacheFile });
+    expect([dead, deadReport, live, otherCache].map((file) => existsSync(file))).toEqual([false, false, true, true]);
+  });
+
+  it('names the first few skipped photos on the terminal, the rest in the report', async () => {
+    const dir = await temporaryDir();
+    await writeSyntheticPhotos(path.join(dir, 'photos'), 1);
+    for (let i = 0; i < 7; i++) await writeFile(path.join(dir, 'photos', `broken.${i}.jpg`), '');
+    const printed: string[] = [];
+    const spy = vi.spyOn(console, 'error').mockImplementation((line: string) => void printed.push(line));
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true); // the progress bar
+    try {
+      const { cache, report } = await prepareDataset({ dataDir: path.join(dir, 'photos'), imageSize: 8, cacheDir: path.join(dir, 'cache') });
+      await cache.close();
+      expect(printed[0]).toMatch(/^dataset: built 1 images .* 7 skipped/);
+      expect(printed.slice(1)).toEqual([
+        ...[0, 1, 2, 3, 4].map((i) => `  skipped broken.${i}.jpg: empty file (0 bytes)`),
+        `  ... and 2 more in ${report.reportFile}`,
+      ]);
+    } finally {
+      spy.mockRestore();
+      stderr.mockRestore();
+    }
   });
 });
 

@@ -9,9 +9,11 @@
 // The header has a fixed size so it can be written last, once the number of usable images is
 // known, without moving the payload; 4096 also keeps each read page-aligned at the start.
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { readdirSync, rmSync } from 'node:fs';
+import { open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { decodeSquare, flattenBackground } from './decode.ts';
+import { FileError, ensureDir, errnoCode, fsErrorLine, fsyncFolder, processIsAlive } from './disk.ts';
 
 /** Bumped whenever the layout or the decoding changes, so old caches are rebuilt, not misread. */
 export const cacheVersion = 1;
@@ -74,6 +76,7 @@ export async function buildCache({ files, size, cacheFile, onProgress }: BuildCa
   const sources = [...new Set(files.map((file) => path.resolve(file)))].sort();
   const sourceHash = await hashSources(sources, size);
   const reportFile = reportFileFor(cacheFile);
+  removeStaleCacheTemps(cacheFile);
 
   const existing = await readHeader(cacheFile).catch(() => undefined);
   if (existing && existing.sourceHash === sourceHash && (await payloadIsComplete(cacheFile, existing))) {
@@ -82,16 +85,19 @@ export async function buildCache({ files, size, cacheFile, onProgress }: BuildCa
 
   const started = performance.now();
   const bytesPerImage = size * size * 3;
-  await mkdir(path.dirname(path.resolve(cacheFile)), { recursive: true });
+  const folder = path.dirname(path.resolve(cacheFile));
+  ensureDir(folder, '--cache-dir');
   const temporary = `${cacheFile}.${process.pid}.${Date.now()}.tmp`;
   const skipped: SkippedFile[] = [];
   let count = 0;
-  const handle = await open(temporary, 'w');
+  let handle: FileHandle | undefined;
   try {
+    handle = await open(temporary, 'w');
+    const output = handle;
     let pending: Uint8Array[] = [];
     const flush = async () => {
       const position = headerBytes + (count - pending.length) * bytesPerImage;
-      await handle.write(Buffer.concat(pending), 0, pending.length * bytesPerImage, position);
+      await writeAll(output, Buffer.concat(pending), position);
       pending = [];
     };
     for await (const outcome of decodeInOrder(sources, size)) {
@@ -112,8 +118,10 @@ export async function buildCache({ files, size, cacheFile, onProgress }: BuildCa
       format: cacheFormat, version: cacheVersion, imageSize: size, channels: 3, layout: 'NHWC uint8 RGB',
       count, skippedCount: skipped.length, sourceHash, payloadOffset: headerBytes, createdAt: new Date().toISOString(),
     };
-    await handle.write(encodeHeader(header), 0, headerBytes, 0);
+    await writeAll(handle, encodeHeader(header), 0);
+    await handle.sync(); // on disk before the rename, or a power cut could leave a renamed but empty cache
     await handle.close();
+    handle = undefined;
 
     const buildSeconds = (performance.now() - started) / 1000;
     const report: CacheReport = {
@@ -123,11 +131,48 @@ export async function buildCache({ files, size, cacheFile, onProgress }: BuildCa
     // Report first: a cache whose report is missing is still usable, the reverse never happens.
     await writeAtomically(reportFile, JSON.stringify(report, null, 2) + '\n');
     await rename(temporary, cacheFile);
+    fsyncFolder(folder);
     return report;
   } catch (error) {
-    await handle.close().catch(() => {});
+    await handle?.close().catch(() => {});
     await rm(temporary, { force: true });
-    throw error;
+    if (error instanceof FileError || !errnoCode(error)) throw error;
+    // The most the cache can need: every photo usable (skipped ones so far take no room).
+    const bytesNeeded = headerBytes + (sources.length - skipped.length) * bytesPerImage;
+    throw new FileError(fsErrorLine(error, cacheFile, 'write', { bytesNeeded, flag: '--cache-dir' }), { cause: error, code: errnoCode(error) });
+  }
+}
+
+/**
+ * Writes all of `bytes` at `position`: a positioned write may write less than asked (a nearly
+ * full disk does), and a cache with a hole in it would read as someone else's pixels.
+ */
+export async function writeAll(handle: Pick<FileHandle, 'write'>, bytes: Uint8Array, position: number): Promise<void> {
+  for (let done = 0; done < bytes.length; ) {
+    const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, position + done);
+    if (bytesWritten <= 0) throw Object.assign(new Error(`EIO: write wrote nothing at byte ${position + done}`), { code: 'EIO' });
+    done += bytesWritten;
+  }
+}
+
+/**
+ * Temps of this cache (`<cache>.PID.MS.tmp`, and its report's) whose writer is no longer running:
+ * a build killed midway leaves one as large as the cache. Those of a live build are left alone,
+ * since two runs may share the cache folder.
+ */
+function removeStaleCacheTemps(cacheFile: string): void {
+  const folder = path.dirname(path.resolve(cacheFile));
+  const base = path.basename(cacheFile).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const pattern = new RegExp(`^${base}(?:\\.report\\.json)?\\.(\\d+)\\.\\d+\\.tmp$`);
+  let names: string[];
+  try {
+    names = readdirSync(folder);
+  } catch {
+    return; // no folder yet: nothing stale in it
+  }
+  for (const name of names) {
+    const pid = pattern.exec(name)?.[1];
+    if (pid !== undefined && !processIsAlive(Number(pid))) rmSync(path.join(folder, name), { force: true });
   }
 }
 
@@ -272,6 +317,15 @@ async function reusedReport(cacheFile: string, reportFile: string, header: Cache
 
 async function writeAtomically(file: string, text: string): Promise<void> {
   const temporary = `${file}.${process.pid}.${Date.now()}.tmp`;
-  await writeFile(temporary, text);
-  await rename(temporary, file);
+  const handle = await open(temporary, 'w');
+  try {
+    await handle.writeFile(text); // writeFile loops over short writes itself
+    await handle.sync();
+    await handle.close();
+    await rename(temporary, file);
+  } catch (error) {
+    await handle.close().catch(() => {}); // already closed when the rename failed
+    await rm(temporary, { force: true });
+    throw error;
+  }
 }

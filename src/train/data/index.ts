@@ -41,6 +41,7 @@ export async function prepareDataset({
   if (!quiet) {
     if (!report.reused) progress?.finish(report.skipped.length > 0 ? `${report.skipped.length} skipped` : '');
     console.error(summaryLine(report));
+    for (const line of skippedLines(report, dataDir)) console.error(line);
   }
   return { cache: await openCache(cacheFile), report };
 }
@@ -50,6 +51,25 @@ export function summaryLine(report: CacheReport): string {
   const action = report.reused ? 'reusing' : 'built';
   const skipped = report.skipped.length === 0 ? '' : `, ${report.skipped.length} skipped (see ${report.reportFile})`;
   return `dataset: ${action} ${report.count} images of ${report.imageSize}px in ${report.cacheFile}${skipped}`;
+}
+
+/** Shown on the terminal after the summary; the full list stays in the report file. */
+const skippedShown = 5;
+
+/**
+ * The first few skipped photos with their reasons, one indented line each, then how many more
+ * the report file holds: the terminal is where a user looks, not a JSON file in a cache folder.
+ * Paths are relative to the data folder when inside it, since that is the name the user typed.
+ */
+export function skippedLines(report: CacheReport, dataDir: string): string[] {
+  const folder = path.resolve(dataDir);
+  const shown = report.skipped.slice(0, skippedShown).map(({ file, reason }) => {
+    const relative = path.relative(folder, file);
+    const name = relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
+    return `  skipped ${name}: ${reason}`;
+  });
+  const more = report.skipped.length - shown.length;
+  return more > 0 ? [...shown, `  ... and ${more} more in ${report.reportFile}`] : shown;
 }
 
 /** $XDG_CACHE_HOME/webgpu-dcgan, else ~/.cache/webgpu-dcgan. */

@@ -1,7 +1,7 @@
 // Finding the photos of a dataset: every JPEG and PNG under a folder, optionally filtered by a
 // glob on the file name, in a fixed order so that two runs on the same folder see the same list
 // (the cache hash and the seeded shuffle both depend on that order).
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { globToRegExp } from './glob.ts';
 
@@ -13,6 +13,8 @@ export { globToRegExp } from './glob.ts';
 /**
  * All JPEG/PNG files under `dir` (recursively), as absolute paths sorted by code unit (not by
  * locale, which would make the order depend on the machine). `match` filters on the base name.
+ * Symlinks to folders and files are followed (a dataset is often a folder of links to the
+ * real photos); each real folder is read once, so a link back up the tree cannot loop forever.
  */
 export async function listImages(dir: string, match?: string): Promise<string[]> {
   const root = path.resolve(dir);
@@ -22,14 +24,30 @@ export async function listImages(dir: string, match?: string): Promise<string[]>
 
   const nameFilter = match ? globToRegExp(match) : undefined;
   const found: string[] = [];
+  const visited = new Set<string>(); // real paths of the folders read so far
   const pending = [root];
   while (pending.length > 0) {
     const folder = pending.pop()!;
-    for (const entry of await readdir(folder, { withFileTypes: true })) {
+    const real = await realpath(folder);
+    if (visited.has(real)) continue;
+    visited.add(real);
+    // Entries sorted and the stack popped in name order: when two links reach the same real
+    // folder, the one whose path is first by name is the one listed, on every machine.
+    const entries = (await readdir(folder, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const subfolders: string[] = [];
+    for (const entry of entries) {
       const full = path.join(folder, entry.name);
-      if (entry.isDirectory()) pending.push(full);
-      else if (isImageName(entry.name) && (!nameFilter || nameFilter.test(entry.name))) found.push(full);
+      let isFolder = entry.isDirectory();
+      let isFile = entry.isFile();
+      if (entry.isSymbolicLink()) {
+        const target = await stat(full).catch(() => undefined); // a dangling link is skipped
+        isFolder = target?.isDirectory() ?? false;
+        isFile = target?.isFile() ?? false;
+      }
+      if (isFolder) subfolders.push(full);
+      else if (isFile && isImageName(entry.name) && (!nameFilter || nameFilter.test(entry.name))) found.push(full);
     }
+    pending.push(...subfolders.reverse());
   }
   if (found.length === 0) {
     const filter = match ? ` matching '${match}'` : '';
