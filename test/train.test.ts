@@ -12,6 +12,7 @@ import { useGpu } from './support/node-device.ts';
 import { decodeCheckpoint, encodeCheckpoint, restoreTraining } from '../src/train/checkpoint.ts';
 import { GanTraining } from '../src/train/gan.ts';
 import { DivergenceGuard } from '../src/train/guard.ts';
+import { loggable } from '../src/train/loop.ts';
 import { writeSyntheticPhotos } from './support/photos.ts';
 
 useGpu();
@@ -105,7 +106,7 @@ describe('npm run train / generate', () => {
     child.kill('SIGINT');
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     expect(code, stderr).toBe(130);
-    expect(stderr).toMatch(/interrupted: finishing this iteration and saving a checkpoint/);
+    expect(stderr).toMatch(/interrupted \(SIGINT\): finishing this iteration and saving a checkpoint/);
     const checkpoint = decodeCheckpoint(readFileSync(path.join(out, 'checkpoint.safetensors')), 'interrupted');
     expect(checkpoint.iteration).toBe(logLines(out).length);
     const resumed = await cli('train', ['--resume', out, '--max-iters', String(checkpoint.iteration + 1)]);
@@ -153,14 +154,43 @@ describe('divergence guard', () => {
     guard.check(ok, 1);
     expect(() => guard.check({ ...ok, lossD: NaN }, 2)).toThrow(/iteration 2: .* not finite. The learning rate 0.01 is the likely cause: try --lr 0.0002/);
   });
-  it("stops after `patience` iterations of the original project's D_loss 100 / G_loss 0 pattern, not before", () => {
+  it("stops after `patience` of the last 2·patience iterations look diverged; a healthy one in between does not reset the count", () => {
     const guard = new DivergenceGuard(0.01, 3);
-    const collapsed = { ...ok, lossD: 100, lossG: 0 };
+    const collapsed = { ...ok, lossD: 100, lossG: 0 }; // the original project's D_loss 100 / G_loss 0
     guard.check(collapsed, 1);
     guard.check(collapsed, 2);
-    guard.check(ok, 3); // a healthy iteration resets the count
-    guard.check(collapsed, 4);
-    guard.check(collapsed, 5);
-    expect(() => guard.check(collapsed, 6)).toThrow(/discriminator collapsed \(D rates every fake as real/);
+    guard.check(ok, 3); // one healthy-looking iteration in the middle of a collapse
+    expect(() => guard.check(collapsed, 4)).toThrow(/iteration 4: 3 of the last 4 iterations looked diverged since iteration 1 .*try --lr 0.0002/);
+  });
+  it('recognises absurd losses and the collapse patterns, and forgets them after 2·patience healthy iterations', () => {
+    const guard = new DivergenceGuard(1, 2);
+    for (const [stats, looksBad] of [
+      [{ ...ok, lossD: 237, lossG: 342 }, true], // absurd, matching neither collapse pattern (seen at --lr 1)
+      [{ ...ok, lossD: 24.8, lossG: 3 }, true],
+      [{ ...ok, lossD: 0.001, lossG: 20 }, true], // D perfect
+      [{ ...ok, lossD: 3, lossG: 12 }, false], // a rough but possible iteration
+    ] as const) {
+      const g = new DivergenceGuard(1, 1);
+      if (looksBad) expect(() => g.check(stats, 1), JSON.stringify(stats)).toThrow(/diverged/);
+      else g.check(stats, 1);
+    }
+    guard.check({ ...ok, lossD: 237, lossG: 342 }, 1);
+    for (let i = 2; i <= 5; i++) guard.check(ok, i);
+    guard.check({ ...ok, lossD: 237, lossG: 342 }, 6); // iteration 1 has left the window of 4
+  });
+  it('trusts a state for checkpoints only when none of the last `patience` iterations looked diverged', () => {
+    const guard = new DivergenceGuard(2e-4, 3);
+    guard.check(ok, 1);
+    expect(guard.trusted).toBe(true);
+    guard.check({ ...ok, lossD: 0.001, lossG: 30 }, 2);
+    expect(guard.trusted).toBe(false);
+    guard.check(ok, 3);
+    guard.check(ok, 4);
+    expect(guard.trusted).toBe(false);
+    guard.check(ok, 5);
+    expect(guard.trusted).toBe(true);
+  });
+  it('logs NaN and Infinity as such (JSON would write null)', () => {
+    expect(JSON.parse(JSON.stringify(loggable({ lossD: NaN, lossG: Infinity, dReal: -Infinity, batch: 3 })))).toEqual({ lossD: 'NaN', lossG: 'Infinity', dReal: '-Infinity', batch: 3 });
   });
 });

@@ -234,7 +234,11 @@ async function start(): Promise<void> {
     const data = serverMode ? serverData(run!) : await localData(model.imageSize, batchSize, seed);
     const store = serverMode ? serverStore(run!) : memoryStore();
     currentSettings = serverMode
-      ? { epochs: run!.epochs, maxIters: run!.maxIters ?? Infinity, sampleEvery: run!.sampleEvery, patience: run!.patience }
+      ? {
+          epochs: run!.epochs, maxIters: run!.maxIters ?? Infinity, sampleEvery: run!.sampleEvery, patience: run!.patience,
+          checkpointEveryMs: run!.checkpointEveryMinutes * 60_000, keepEpochs: run!.keepEpochs,
+          retryCommand: (lr) => run!.retryCommand.replace('{lr}', String(lr)),
+        }
       : settingsFromForm();
     if (training.iteration === 0 && serverMode) {
       await store.log({ event: 'start', adapter: adapterInfo, config: training.config, data: { images: run!.images, skipped: run!.skipped }, host: 'chrome' });

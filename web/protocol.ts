@@ -8,7 +8,8 @@
 //   GET  /api/checkpoint               → RUN/checkpoint.safetensors (404 when there is none)
 //   POST /api/log                      ← one log entry (JSON), appended to RUN/log.jsonl
 //   POST /api/samples?name=N&width=W&height=H  ← RGBA bytes → RUN/samples/N.png; answers {file}
-//   POST /api/checkpoint               ← safetensors bytes → RUN/checkpoint.safetensors (atomic); answers {file}
+//   POST /api/checkpoint[?keep=epoch-NNN] ← safetensors bytes → RUN/checkpoint.safetensors (atomic), and with
+//                                        keep also RUN/checkpoint-epoch-NNN.safetensors; answers {file}
 //   POST /api/event                    ← PageEvent (JSON): progress for the terminal, the end of the run
 import type { TrainingConfig } from '../src/train/gan.ts';
 import type { StepStats } from '../src/train/gan.ts';
@@ -24,6 +25,11 @@ export interface RunDescription {
   maxIters: number | null;
   sampleEvery: number;
   patience: number;
+  /** minutes between checkpoints besides the epoch ends */
+  checkpointEveryMinutes: number;
+  keepEpochs: boolean;
+  /** the command to retry with after a divergence, with {lr} where the learning rate goes */
+  retryCommand: string;
   batchesPerEpoch: number;
   images: number;
   skipped: number;

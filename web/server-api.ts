@@ -50,8 +50,9 @@ export function serverStore(run: RunDescription): RunStore {
       const response = await ok(await fetch(url, { method: 'POST', body: grid.data as Uint8Array<ArrayBuffer> }), `POST ${url}`);
       return ((await response.json()) as { file: string }).file;
     },
-    async saveCheckpoint(bytes) {
-      await ok(await fetch(`${API}/checkpoint`, { method: 'POST', body: bytes as Uint8Array<ArrayBuffer> }), 'POST /api/checkpoint');
+    async saveCheckpoint(bytes, _position, keepAs) {
+      const url = `${API}/checkpoint${keepAs ? `?keep=${encodeURIComponent(keepAs)}` : ''}`;
+      await ok(await fetch(url, { method: 'POST', body: bytes as Uint8Array<ArrayBuffer> }), `POST ${url}`);
       saved = true;
     },
     keptCheckpoint: () => (saved ? run.checkpointFile : null),

@@ -23,6 +23,9 @@ export interface RunSettings {
   maxIters: number;
   sampleEvery: number;
   patience: number;
+  checkpointEveryMs?: number;
+  keepEpochs?: boolean;
+  retryCommand?: (lr: number) => string;
 }
 
 export interface SessionEvents {

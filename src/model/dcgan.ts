@@ -82,3 +82,18 @@ export function createDcgan(config: DcganConfig, seed: number): { generator: Gen
   const seeds = seedStream(seed);
   return { generator: new Generator(config, seeds), discriminator: new Discriminator(config, seeds) };
 }
+
+/**
+ * Floats in the largest activation one image makes in G or D (the input images included): a GPU buffer
+ * holds a whole batch of it, so batch · this · 4 bytes must fit the adapter's buffer limits.
+ * G's layer i outputs ngf·2^(n−1−i) channels at 4·2^i px (the last one nc at S); D's layer i outputs
+ * ndf·2^i channels at S/2^(i+1).
+ */
+export function largestActivationPerImage(c: DcganConfig): number {
+  const n = stridedLayers(c.imageSize);
+  let largest = c.nc * c.imageSize ** 2;
+  for (let i = 0; i < n; i++) {
+    largest = Math.max(largest, c.ngf * 2 ** (n - 1 - i) * (4 * 2 ** i) ** 2, c.ndf * 2 ** i * (c.imageSize / 2 ** (i + 1)) ** 2);
+  }
+  return largest;
+}

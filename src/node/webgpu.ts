@@ -22,6 +22,36 @@ async function firstAdapter(): Promise<GPUAdapter | null> {
   return instance.requestAdapter({ powerPreference: 'high-performance' });
 }
 
+/** The first adapter Vulkan offers, else one on a software driver (`fallback`: its ICD file). */
+async function findAdapter(): Promise<{ adapter: GPUAdapter; fallback: string | null } | null> {
+  const adapter = await firstAdapter();
+  if (adapter) return { adapter, fallback: null };
+  for (const icd of SOFTWARE_DRIVERS.filter((p) => existsSync(p))) {
+    process.env.VK_ICD_FILENAMES = icd;
+    const software = await firstAdapter();
+    if (software) return { adapter: software, fallback: icd };
+  }
+  return null;
+}
+
+const NO_ADAPTER =
+  'No WebGPU adapter: install a GPU driver with Vulkan, or a software one ' +
+  '(Debian: apt-get install libvulkan1 and mesa-vulkan-drivers from bookworm-backports, or chromium for SwiftShader)';
+
+/** The limits of the adapter this machine would train on, without opening a device (train:chrome checks shapes with it). */
+export async function adapterLimits(): Promise<GPUSupportedLimits> {
+  const before = process.env.VK_ICD_FILENAMES;
+  try {
+    const found = await findAdapter();
+    if (!found) throw new Error(NO_ADAPTER);
+    return found.adapter.limits;
+  } finally {
+    // the driver choice was for this probe: Chromium, started later with our environment, makes its own
+    if (before === undefined) delete process.env.VK_ICD_FILENAMES;
+    else process.env.VK_ICD_FILENAMES = before;
+  }
+}
+
 let opened: Promise<{ device: GPUDevice; adapter: AdapterDescription }> | null = null;
 
 /**
@@ -30,26 +60,12 @@ let opened: Promise<{ device: GPUDevice; adapter: AdapterDescription }> | null =
  */
 export function nodeDevice(options: { quiet?: boolean } = {}): Promise<{ device: GPUDevice; adapter: AdapterDescription }> {
   opened ??= (async () => {
-    let adapter = await firstAdapter();
-    if (!adapter) {
-      for (const icd of SOFTWARE_DRIVERS.filter((p) => existsSync(p))) {
-        process.env.VK_ICD_FILENAMES = icd;
-        adapter = await firstAdapter();
-        if (adapter) {
-          console.warn(`No GPU adapter found; falling back to the software Vulkan driver ${icd}`);
-          break;
-        }
-      }
-    }
-    if (!adapter) {
-      throw new Error(
-        'No WebGPU adapter: install a GPU driver with Vulkan, or a software one ' +
-          '(Debian: apt-get install libvulkan1 and mesa-vulkan-drivers from bookworm-backports, or chromium for SwiftShader)',
-      );
-    }
-    const description = describeAdapter(adapter);
+    const found = await findAdapter();
+    if (!found) throw new Error(NO_ADAPTER);
+    if (found.fallback) console.warn(`No GPU adapter found; falling back to the software Vulkan driver ${found.fallback}`);
+    const description = describeAdapter(found.adapter);
     if (!options.quiet) console.log(adapterLine(description));
-    const device = await requestDeviceFrom(adapter);
+    const device = await requestDeviceFrom(found.adapter);
     useDevice(device);
     return { device, adapter: description };
   })();

@@ -2,8 +2,12 @@
 // browser page (a server or in-page data, a dashboard). Everything a host does differently goes through
 // TrainingHost; the order of events is the loop's alone:
 //   for each remaining (epoch, batch): fetch batch → GanTraining.step → log line → progress → guard
-//     → samples every `sampleEvery` iterations → on stop / at maxIters: checkpoint + 'latest' samples, return
-//   end of each epoch: samples 'epoch-NNN' → checkpoint → 'epoch' log line
+//     → samples every `sampleEvery` iterations
+//     → on stop / at maxIters: checkpoint + 'latest' samples, return
+//     → a checkpoint every `checkpointEveryMs` (and one the epoch end had to defer)
+//   end of each epoch: samples 'epoch-NNN' → checkpoint (kept as 'epoch-NNN' too with keepEpochs) → 'epoch' log line
+// A checkpoint is written only from a state the divergence guard trusts (guard.ts): while recent
+// iterations look diverged it is deferred, so the file on disk always predates a collapse.
 // No Node imports: the page runs this file unchanged.
 import type { GanTraining, StepStats } from './gan.ts';
 import { encodeCheckpoint, type TrainingPosition } from './checkpoint.ts';
@@ -29,8 +33,11 @@ export interface TrainingHost {
   log(entry: Record<string, unknown>): void | Promise<void>;
   /** Keep a grid of the fixed-noise samples under `name` (e.g. 'epoch-001'); returns where it went (for the log). */
   saveSamples(name: string, grid: RgbaImage): Promise<string>;
-  /** Keep the checkpoint bytes (atomically: a crash never leaves a broken one). */
-  saveCheckpoint(bytes: Uint8Array, position: TrainingPosition): Promise<void>;
+  /**
+   * Keep the checkpoint bytes as the latest (atomically: a crash never leaves a broken one); with `keepAs`
+   * (e.g. 'epoch-005', under keepEpochs) keep a copy under that name as well.
+   */
+  saveCheckpoint(bytes: Uint8Array, position: TrainingPosition, keepAs?: string): Promise<void>;
   /** Where the last good checkpoint is, for the message of a diverged run; null when there is none yet. */
   keptCheckpoint(): string | null;
   /** true asks the loop to stop after the current iteration, with a checkpoint (Ctrl-C, the page's stop button). */
@@ -51,6 +58,12 @@ export interface LoopOptions {
   batchesPerEpoch: number;
   /** where to continue: (0, 0) for a fresh run, the checkpoint's position on resume */
   position: TrainingPosition;
+  /** a checkpoint at least this often, besides the epoch ends (default Infinity: epoch ends only) */
+  checkpointEveryMs?: number;
+  /** keep each epoch's checkpoint under its own name too ('epoch-NNN'), not only the latest */
+  keepEpochs?: boolean;
+  /** the flags a user should run after a divergence, given the learning rate to try (for its message) */
+  retryCommand?: (lr: number) => string;
 }
 
 export interface LoopOutcome {
@@ -60,6 +73,20 @@ export interface LoopOutcome {
   position: TrainingPosition;
   /** where the last sample grid went */
   samples: string | null;
+  /** the iteration of the newest checkpoint this call wrote; null when it wrote none */
+  checkpointIteration: number | null;
+  /**
+   * why the state at the end was not checkpointed: 'untrusted' (recent iterations looked diverged, so the
+   * older checkpoint is kept), 'not-started' (stopped before any iteration); null when it was saved
+   */
+  unsaved: 'untrusted' | 'not-started' | null;
+}
+
+/** NaN and ±Infinity as the strings "NaN", "Infinity", "-Infinity": JSON would turn them into null. */
+export function loggable(entry: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(entry)) out[k] = typeof v === 'number' && !Number.isFinite(v) ? String(v) : v;
+  return out;
 }
 
 /** One line of numbers, as the Node progress bar and the page's status line show them. */
@@ -73,19 +100,34 @@ export async function sampleGrid(training: GanTraining): Promise<RgbaImage> {
 }
 
 export async function runTraining(training: GanTraining, host: TrainingHost, options: LoopOptions): Promise<LoopOutcome> {
-  const { epochs, maxIters, sampleEvery, patience, batchesPerEpoch: perEpoch } = options;
+  const { epochs, maxIters, sampleEvery, patience, batchesPerEpoch: perEpoch, checkpointEveryMs = Infinity, keepEpochs = false } = options;
   const { batchSize, model } = training.config;
-  const guard = new DivergenceGuard(training.config.lr, patience);
+  const guard = new DivergenceGuard(training.config.lr, patience, options.retryCommand);
   let position = options.position;
   if (position.batchInEpoch >= perEpoch) position = { epoch: position.epoch + 1, batchInEpoch: 0 };
   const batch = new Float32Array(batchSize * model.nc * model.imageSize ** 2);
   let samples: string | null = null;
+  let checkpointIteration: number | null = null;
+  let lastCheckpoint = performance.now();
+  /** an epoch-end checkpoint that the guard did not trust yet: written at the first trusted iteration */
+  let deferred = false;
+  const startIteration = training.iteration;
+  const outcome = (reason: LoopOutcome['reason'], at: TrainingPosition, unsaved: LoopOutcome['unsaved'] = null): LoopOutcome =>
+    ({ reason, iteration: training.iteration, position: at, samples, checkpointIteration, unsaved });
   const saveSamples = async (name: string) => (samples = await host.saveSamples(name, await sampleGrid(training)));
-  const saveCheckpoint = async (at: TrainingPosition) => host.saveCheckpoint(await encodeCheckpoint(training, at), at);
+  /** Checkpoint `at` if the guard trusts the state; false when it does not (the older file stays). */
+  const saveCheckpoint = async (at: TrainingPosition, keepAs?: string): Promise<boolean> => {
+    if (!guard.trusted) return false;
+    await host.saveCheckpoint(await encodeCheckpoint(training, at), at, keepAs);
+    checkpointIteration = training.iteration;
+    lastCheckpoint = performance.now();
+    deferred = false;
+    return true;
+  };
 
   if (training.iteration >= maxIters) {
     // nothing to do (a resume whose --max-iters is already reached): say so instead of training one more step
-    return { reason: 'max-iters', iteration: training.iteration, position, samples };
+    return outcome('max-iters', position);
   }
   for (let epoch = position.epoch; epoch < epochs; epoch++) {
     const start = epoch === position.epoch ? position.batchInEpoch : 0;
@@ -97,34 +139,44 @@ export async function runTraining(training: GanTraining, host: TrainingHost, opt
         await host.whilePaused();
         started += performance.now() - waitStarted;
       }
+      if (training.iteration === startIteration && host.shouldStop()) {
+        // asked to stop before the first step: nothing new to save
+        host.onEpochEnd?.(epoch);
+        return outcome('stopped', { epoch, batchInEpoch: index }, 'not-started');
+      }
       const real = await host.batch(epoch, index, batch);
       const stats = await training.step(real);
       const imagesPerSecond = ((index - start + 1) * batchSize) / ((performance.now() - started) / 1000);
-      await host.log({ epoch: epoch + 1, batch: index + 1, iteration: training.iteration, ...stats, imagesPerSecond });
+      await host.log(loggable({ epoch: epoch + 1, batch: index + 1, iteration: training.iteration, ...stats, imagesPerSecond }));
       host.onIteration?.({ epoch: epoch + 1, batch: index + 1, batchesPerEpoch: perEpoch, iteration: training.iteration, stats, imagesPerSecond });
       try {
         guard.check(stats, training.iteration); // before any checkpoint of the bad state is written
       } catch (e) {
         host.onEpochEnd?.(epoch);
         const kept = host.keptCheckpoint();
-        const where = kept ? `the last good checkpoint is kept in ${kept}` : 'no checkpoint was written yet';
+        // the newest checkpoint is this call's, or (on a resume) the one it started from
+        const keptIteration = checkpointIteration ?? startIteration;
+        const where = kept ? `the last good checkpoint (iteration ${keptIteration}) is kept in ${kept}` : 'no checkpoint was written';
         throw new DivergenceError(`${(e as Error).message} Stopped; ${where}.`);
       }
       if (training.iteration % sampleEvery === 0) await saveSamples(`iter-${String(training.iteration).padStart(6, '0')}`);
+      const at = { epoch, batchInEpoch: index + 1 };
       const stop = host.shouldStop();
       if (stop || training.iteration >= maxIters) {
         host.onEpochEnd?.(epoch);
-        const at = { epoch, batchInEpoch: index + 1 };
-        await saveCheckpoint(at);
+        const saved = await saveCheckpoint(at);
         await saveSamples('latest');
-        return { reason: stop ? 'stopped' : 'max-iters', iteration: training.iteration, position: at, samples };
+        return outcome(stop ? 'stopped' : 'max-iters', at, saved ? null : 'untrusted');
       }
+      if (deferred || performance.now() - lastCheckpoint >= checkpointEveryMs) await saveCheckpoint(at);
     }
     host.onEpochEnd?.(epoch);
-    const grid = await saveSamples(`epoch-${String(epoch + 1).padStart(3, '0')}`);
+    const name = `epoch-${String(epoch + 1).padStart(3, '0')}`;
+    const grid = await saveSamples(name);
     position = { epoch: epoch + 1, batchInEpoch: 0 };
-    await saveCheckpoint(position);
-    await host.log({ event: 'epoch', epoch: epoch + 1, iteration: training.iteration, samples: grid });
+    const saved = await saveCheckpoint(position, keepEpochs ? name : undefined);
+    if (!saved) deferred = true;
+    await host.log({ event: 'epoch', epoch: epoch + 1, iteration: training.iteration, samples: grid, checkpoint: saved });
   }
-  return { reason: 'done', iteration: training.iteration, position, samples };
+  return outcome('done', position, deferred ? 'untrusted' : null);
 }

@@ -5,10 +5,28 @@ export type Options = NonNullable<ParseArgsConfig['options']>;
 
 export function parseFlags(argv: string[], options: Options, usage: string): Record<string, string | boolean | undefined> {
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+    return parseArgs({ args: joinNegativeValues(argv, options), options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
   } catch (e) {
     throw new Error(`${(e as Error).message.split('\n')[0]}\n${usage}`);
   }
+}
+
+/**
+ * `--lr -1` as `--lr=-1`: parseArgs reads a value that starts with '-' as a possible flag and calls it
+ * "ambiguous"; a negative number after a flag that takes a value is meant as that value, and then gets
+ * the flag's own range check ("--lr must be a number ≥ 0, got '-1'").
+ */
+function joinNegativeValues(argv: string[], options: Options): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].startsWith('--') ? argv[i].slice(2) : null;
+    const next = argv[i + 1];
+    if (name && options[name]?.type === 'string' && next !== undefined && /^-(\d|\.\d|inf)/i.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else out.push(argv[i]);
+  }
+  return out;
 }
 
 /** A numeric flag: integer or not, within [min, max], or the default when absent. */

@@ -31,8 +31,14 @@ export class RunFiles {
     return file;
   }
 
-  saveCheckpoint(bytes: Uint8Array): void {
+  /** The latest checkpoint; with `keepAs` ('epoch-005') also RUN/checkpoint-epoch-005.safetensors. */
+  saveCheckpoint(bytes: Uint8Array, keepAs?: string): string {
+    if (keepAs !== undefined) {
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(keepAs)) throw new Error(`bad checkpoint name '${keepAs}'`);
+      writeFileAtomic(path.join(this.runDir, `checkpoint-${keepAs}.safetensors`), bytes);
+    }
     writeFileAtomic(this.checkpointFile, bytes);
+    return this.checkpointFile;
   }
 
   keptCheckpoint(): string | null {
@@ -59,15 +65,29 @@ export class TerminalProgress {
   }
 }
 
-/** The last line of a run, and its exit code (130 after Ctrl-C, as a shell expects). */
-export function reportOutcome(outcome: LoopOutcome, files: RunFiles, epochs: number, maxIters: number): number {
+/**
+ * The last line of a run, and its exit code: 0 when done or at --max-iters; after a stop, 128 + the
+ * signal's number (`stopCode`: 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP).
+ */
+export function reportOutcome(outcome: LoopOutcome, files: RunFiles, epochs: number, maxIters: number, stopCode = 130): number {
   // host memory of this Node process (with train:chrome the page's memory is Chromium's, not counted)
   const peak = `peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB`;
+  const kept = files.keptCheckpoint();
+  const untrusted = `not saved, since recent iterations looked diverged; ${kept ? `the older checkpoint is kept in ${kept}` : 'no checkpoint was written'}`;
+  const code = outcome.reason === 'stopped' ? stopCode : 0;
   if (outcome.reason === 'done') {
-    console.error(`done: ${epochs} epochs, ${outcome.iteration} iterations; run folder ${files.runDir}; ${peak}`);
-    return 0;
+    const end = outcome.unsaved === 'untrusted' ? `the last epoch's state was ${untrusted}` : `run folder ${files.runDir}`;
+    console.error(`done: ${epochs} epochs, ${outcome.iteration} iterations; ${end}; ${peak}`);
+    return code;
   }
   const why = outcome.reason === 'stopped' ? 'stopped' : `reached --max-iters ${maxIters}`;
-  console.error(`${why} at iteration ${outcome.iteration}; checkpoint ${files.checkpointFile}${outcome.samples ? `, samples ${outcome.samples}` : ''}; ${peak}`);
-  return outcome.reason === 'stopped' ? 130 : 0;
+  if (outcome.unsaved === 'not-started') {
+    console.error(`${why} before the first iteration: nothing new to save${kept ? `; the checkpoint ${kept} is as it was` : ''}`);
+  } else if (outcome.unsaved === 'untrusted') {
+    console.error(`${why} at iteration ${outcome.iteration}: the state was ${untrusted}; ${peak}`);
+  } else {
+    const samples = outcome.samples ? `, samples ${outcome.samples}` : '';
+    console.error(`${why} at iteration ${outcome.iteration}; checkpoint ${files.checkpointFile} (iteration ${outcome.checkpointIteration})${samples}; ${peak}`);
+  }
+  return code;
 }

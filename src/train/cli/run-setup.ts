@@ -1,14 +1,21 @@
-// What both trainers (`npm run train`, `npm run train:chrome`) do before the first iteration: read the
-// flags, create or reopen the run folder (RUN/run.json, RUN/checkpoint.safetensors), build or reuse the
-// uint8 image cache and its seeded BatchLoader. The folder layout and the resume rules live here once,
-// so a run started by one trainer continues in the other.
-import { existsSync, readFileSync, mkdirSync, rmSync } from 'node:fs';
+// What both trainers (`npm run train`, `npm run train:chrome`) do before the first iteration, in an order
+// that does no work and writes nothing until the run is known to be possible:
+//   planRun:    read and check every flag; for --resume read RUN/checkpoint.safetensors and RUN/run.json,
+//               refuse flags that would change the model or the data, apply those that may change
+//   checkFits:  the batch's largest buffer against the adapter's limits
+//   prepareRun: count the photos (before decoding any), take RUN/lock, remove temps a crash left, build
+//               or reuse the uint8 image cache, then write RUN/run.json and cut RUN/log.jsonl back to the
+//               checkpoint's iteration (one log line per iteration, after any number of resumes)
+// A start that fails leaves --out as it was: a folder created for it is removed, the lock released.
+// The folder layout and the resume rules live here once, so a run started by one trainer continues in the other.
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../../node/files.ts';
-import { prepareDataset, BatchLoader, type CacheReport, type ImageCache } from '../data/index.ts';
+import { ensureDir, removeStaleTemps, writeFileAtomic } from '../../node/files.ts';
+import { RunLock } from '../../node/run-lock.ts';
+import { listImages, prepareDataset, BatchLoader, type CacheReport, type ImageCache } from '../data/index.ts';
 import type { TrainingConfig } from '../gan.ts';
 import { decodeCheckpoint, type Checkpoint } from '../checkpoint.ts';
-import { DEFAULT_CONFIG, stridedLayers } from '../../model/dcgan.ts';
+import { DEFAULT_CONFIG, largestActivationPerImage, stridedLayers } from '../../model/dcgan.ts';
 import { numberFlag, parseFlags, type Options } from './args.ts';
 import { CHECKPOINT_FILE } from './paths.ts';
 
@@ -18,12 +25,20 @@ export const TRAIN_FLAGS = {
   ngf: { type: 'string' }, ndf: { type: 'string' }, nz: { type: 'string' }, lr: { type: 'string' },
   beta1: { type: 'string' }, seed: { type: 'string' }, 'max-iters': { type: 'string' },
   'sample-every': { type: 'string' }, patience: { type: 'string' }, 'cache-dir': { type: 'string' },
+  'checkpoint-every': { type: 'string' }, 'keep-epochs': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Options;
 
 export const TRAIN_FLAGS_USAGE = `--data DIR [--match 'dog.*'] [--out RUN] [--epochs 25] [--batch-size 64]
        [--image-size 64] [--ngf 64] [--ndf 64] [--nz 100] [--lr 0.0002] [--beta1 0.5] [--seed 1]
-       [--max-iters N] [--sample-every 100] [--patience 50] [--cache-dir DIR]`;
+       [--max-iters N] [--sample-every 100] [--patience 50] [--checkpoint-every 10] [--keep-epochs]
+       [--cache-dir DIR]`;
+
+export const RESUME_USAGE = `--resume RUN [--epochs N] [--max-iters N] [--lr X] [--beta1 X] [--sample-every N]
+       [--patience N] [--checkpoint-every MINUTES] [--keep-epochs] [--data DIR] [--cache-dir DIR]`;
+
+/** Flags that define the model or the data a checkpoint was trained on: a resumed run cannot change them. */
+const FIXED_ON_RESUME = ['image-size', 'ngf', 'ndf', 'nz', 'batch-size', 'seed', 'match', 'out'] as const;
 
 /** What a run needs besides the training config; saved in RUN/run.json so --resume needs no other flags. */
 export interface RunSettings {
@@ -32,20 +47,35 @@ export interface RunSettings {
   epochs: number;
   sampleEvery: number;
   patience: number;
+  /** minutes between checkpoints besides the epoch ends */
+  checkpointEvery: number;
+  /** keep RUN/checkpoint-epoch-NNN.safetensors of every epoch, not only the latest */
+  keepEpochs: boolean;
   cacheDir?: string;
 }
 
-export interface PreparedRun {
+const DEFAULT_SETTINGS = { epochs: 25, sampleEvery: 100, patience: 50, checkpointEvery: 10, keepEpochs: false };
+
+/** A run whose flags are checked and whose resume state is read; nothing is written yet. */
+export interface RunPlan {
   runDir: string;
   config: TrainingConfig;
   settings: RunSettings;
   maxIters: number;
   /** the checkpoint to continue from (--resume), null for a fresh run */
   checkpoint: Checkpoint | null;
+  /** what --resume changed, as 'flag old → new' */
+  changed: string[];
+  /** the command that retries this run with another learning rate (for the divergence guard's advice) */
+  retryCommand: (lr: number | string) => string;
+}
+
+export interface PreparedRun extends RunPlan {
   cache: ImageCache;
   report: CacheReport;
   loader: BatchLoader;
   logFile: string;
+  lock: RunLock;
 }
 
 export type Flags = Record<string, string | boolean | undefined>;
@@ -60,55 +90,181 @@ export function parseTrainFlags(argv: string[], usage: string, extra: Options = 
   return flags;
 }
 
-/** The run folder and its data, ready to train; writes RUN/run.json and (for a fresh run) clears RUN/log.jsonl. */
-export async function prepareRun(flags: Flags, usage: string): Promise<PreparedRun> {
-  const n = (name: string, fallback: number, o?: Parameters<typeof numberFlag>[3]) => numberFlag(flags, name, fallback, o);
+/** Read a JSON file of the run folder, naming the file when it is not JSON. */
+function readRunJson(file: string): Partial<RunSettings> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return {}; // a folder whose run.json is gone: the checkpoint has the config, the flags the rest
+  }
+  try {
+    return JSON.parse(text) as Partial<RunSettings>;
+  } catch (e) {
+    throw new Error(`${file} is not valid JSON (${(e as Error).message}): fix or delete it (--resume then needs --data DIR)`);
+  }
+}
 
-  let runDir: string;
-  let config: TrainingConfig;
-  let settings: RunSettings;
-  let checkpoint: Checkpoint | null = null;
+/** Check every flag and, for --resume, read what the run folder holds. Writes nothing. */
+export function planRun(flags: Flags, usage: string, script: 'train' | 'train:chrome' = 'train'): RunPlan {
+  const n = (name: string, fallback: number, o?: Parameters<typeof numberFlag>[3]) => numberFlag(flags, name, fallback, o);
+  const maxIters = n('max-iters', Infinity, { min: 1 });
+  const lrOf = (fallback: number) => n('lr', fallback, { integer: false, min: 0 });
+  const beta1Of = (fallback: number) => n('beta1', fallback, { integer: false, min: 0, max: 0.999999 });
+  const later = (saved: Partial<RunSettings>) => ({
+    epochs: n('epochs', saved.epochs ?? DEFAULT_SETTINGS.epochs, { min: 1 }),
+    sampleEvery: n('sample-every', saved.sampleEvery ?? DEFAULT_SETTINGS.sampleEvery, { min: 1 }),
+    patience: n('patience', saved.patience ?? DEFAULT_SETTINGS.patience, { min: 1 }),
+    checkpointEvery: n('checkpoint-every', saved.checkpointEvery ?? DEFAULT_SETTINGS.checkpointEvery, { integer: false, min: 0.001 }),
+    keepEpochs: flags['keep-epochs'] === true || (saved.keepEpochs ?? DEFAULT_SETTINGS.keepEpochs),
+  });
+
   if (flags.resume) {
-    runDir = path.resolve(String(flags.resume));
+    const runDir = path.resolve(String(flags.resume));
     const file = path.join(runDir, CHECKPOINT_FILE);
     if (!existsSync(file)) throw new Error(`nothing to resume: ${file} does not exist (give the run folder that --out named)`);
-    checkpoint = decodeCheckpoint(readFileSync(file), file);
-    config = checkpoint.config;
-    const saved = JSON.parse(readFileSync(path.join(runDir, 'run.json'), 'utf8')) as RunSettings;
-    settings = { ...saved, epochs: n('epochs', saved.epochs, { min: 1 }), dataDir: flags.data ? String(flags.data) : saved.dataDir };
-  } else {
-    if (!flags.data) throw new Error(`--data DIR is required: the folder of photos to train on\n${usage}`);
-    const imageSize = n('image-size', DEFAULT_CONFIG.imageSize, { min: 8 });
-    stridedLayers(imageSize); // refuses sizes that are not a power of two
-    config = {
-      model: { imageSize, nz: n('nz', DEFAULT_CONFIG.nz, { min: 1 }), ngf: n('ngf', DEFAULT_CONFIG.ngf, { min: 1 }), ndf: n('ndf', DEFAULT_CONFIG.ndf, { min: 1 }), nc: 3 },
-      batchSize: n('batch-size', 64, { min: 2 }),
-      lr: n('lr', 2e-4, { integer: false, min: 0 }),
-      beta1: n('beta1', 0.5, { integer: false, min: 0, max: 0.999999 }),
-      seed: n('seed', 1, { min: 0, max: 2 ** 32 - 1 }),
+    const checkpoint = decodeCheckpoint(readFileSync(file), file);
+    const saved = readRunJson(path.join(runDir, 'run.json'));
+    const old = checkpoint.config;
+    const current: Record<(typeof FIXED_ON_RESUME)[number], string | number | undefined> = {
+      'image-size': old.model.imageSize, ngf: old.model.ngf, ndf: old.model.ndf, nz: old.model.nz,
+      'batch-size': old.batchSize, seed: old.seed, match: saved.match, out: runDir,
     };
-    settings = {
-      dataDir: String(flags.data),
-      match: flags.match as string | undefined,
-      epochs: n('epochs', 25, { min: 1 }),
-      sampleEvery: n('sample-every', 100, { min: 1 }),
-      patience: n('patience', 50, { min: 1 }),
-      cacheDir: flags['cache-dir'] as string | undefined,
-    };
-    runDir = path.resolve(String(flags.out ?? path.join('runs', new Date().toISOString().replace(/[:.]/g, '-'))));
-    if (existsSync(path.join(runDir, CHECKPOINT_FILE))) {
-      throw new Error(`${runDir} already holds a run: continue it with --resume ${flags.out ?? runDir}, or choose another --out`);
+    for (const name of FIXED_ON_RESUME) {
+      const given = flags[name];
+      if (given === undefined) continue;
+      const same = name === 'out' ? path.resolve(String(given)) === runDir : name === 'match' ? given === current.match : Number(given) === current[name];
+      if (!same) {
+        throw new Error(
+          `--${name} cannot change on a resumed run (${runDir} was trained with --${name} ${current[name] ?? '(none)'}): ` +
+            `drop --${name}, or start a new run with --out`,
+        );
+      }
     }
+    const dataDir = flags.data ? String(flags.data) : saved.dataDir;
+    if (!dataDir) throw new Error(`${path.join(runDir, 'run.json')} does not say where the photos are: give --data DIR`);
+    const config: TrainingConfig = { ...old, lr: lrOf(old.lr), beta1: beta1Of(old.beta1) };
+    const settings: RunSettings = { dataDir, match: saved.match, cacheDir: (flags['cache-dir'] as string | undefined) ?? saved.cacheDir, ...later(saved) };
+    const changed: string[] = [];
+    const note = (flag: string, before: unknown, after: unknown) => before !== after && changed.push(`--${flag} ${before} → ${after}`);
+    note('lr', old.lr, config.lr);
+    note('beta1', old.beta1, config.beta1);
+    for (const [flag, key] of [['epochs', 'epochs'], ['sample-every', 'sampleEvery'], ['patience', 'patience'], ['checkpoint-every', 'checkpointEvery'], ['keep-epochs', 'keepEpochs'], ['data', 'dataDir']] as const) {
+      if (saved[key] !== undefined) note(flag, saved[key], settings[key]);
+    }
+    return { runDir, config, settings, maxIters, checkpoint, changed, retryCommand: (lr) => `npm run ${script} -- --resume ${flags.resume} --lr ${lr}` };
   }
-  const maxIters = n('max-iters', Infinity, { min: 1 });
-  mkdirSync(path.join(runDir, 'samples'), { recursive: true });
-  writeFileAtomic(path.join(runDir, 'run.json'), JSON.stringify({ ...settings, config }, null, 2));
 
-  const { cache, report } = await prepareDataset({
-    dataDir: settings.dataDir, match: settings.match, imageSize: config.model.imageSize, cacheDir: settings.cacheDir,
-  });
-  const loader = new BatchLoader(cache, { batchSize: config.batchSize, seed: config.seed });
-  const logFile = path.join(runDir, 'log.jsonl');
-  if (!checkpoint) rmSync(logFile, { force: true });
-  return { runDir, config, settings, maxIters, checkpoint, cache, report, loader, logFile };
+  if (!flags.data) throw new Error(`--data DIR is required: the folder of photos to train on\n${usage}`);
+  const imageSize = n('image-size', DEFAULT_CONFIG.imageSize, { min: 8 });
+  stridedLayers(imageSize); // refuses sizes that are not a power of two
+  const config: TrainingConfig = {
+    model: { imageSize, nz: n('nz', DEFAULT_CONFIG.nz, { min: 1 }), ngf: n('ngf', DEFAULT_CONFIG.ngf, { min: 1 }), ndf: n('ndf', DEFAULT_CONFIG.ndf, { min: 1 }), nc: 3 },
+    batchSize: n('batch-size', 64, { min: 2 }),
+    lr: lrOf(2e-4),
+    beta1: beta1Of(0.5),
+    seed: n('seed', 1, { min: 0, max: 2 ** 32 - 1 }),
+  };
+  const settings: RunSettings = {
+    dataDir: String(flags.data), match: flags.match as string | undefined, cacheDir: flags['cache-dir'] as string | undefined, ...later({}),
+  };
+  const out = String(flags.out ?? path.join('runs', new Date().toISOString().replace(/[:.]/g, '-')));
+  const runDir = path.resolve(out);
+  if (existsSync(path.join(runDir, CHECKPOINT_FILE))) {
+    throw new Error(`${runDir} already holds a run: continue it with --resume ${out}, or choose another --out`);
+  }
+  // the same command with the learning rate replaced (a diverged fresh run keeps no checkpoint to resume)
+  const retryCommand = (lr: number | string) => {
+    const args = Object.entries(flags).filter(([k, v]) => k !== 'lr' && v !== undefined && v !== false)
+      .map(([k, v]) => (v === true ? `--${k}` : `--${k} ${/^[\w./:@=+-]+$/.test(String(v)) ? v : `'${String(v)}'`}`));
+    if (!flags.out) args.push(`--out ${out}`);
+    return `npm run ${script} -- ${args.join(' ')} --lr ${lr}`;
+  };
+  return { runDir, config, settings, maxIters, checkpoint: null, changed: [], retryCommand };
 }
+
+/** The limits of an adapter that bound one tensor (a storage binding, and any buffer). */
+export type BufferLimits = Pick<GPUSupportedLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize'>;
+
+/**
+ * Refuse a batch whose largest tensor cannot be one buffer on this adapter, before any photo is decoded.
+ * The fixed-noise samples (64 images) go through G as one batch too.
+ */
+export function checkFits(config: TrainingConfig, limits: BufferLimits, adapterName = 'this adapter'): void {
+  const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  const perImage = largestActivationPerImage(config.model) * 4;
+  const batch = Math.max(config.batchSize, 64);
+  if (perImage * batch <= limit) return;
+  const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+  const fits = Math.floor(limit / perImage);
+  const what = `--batch-size ${config.batchSize} at --image-size ${config.model.imageSize} (ngf ${config.model.ngf}, ndf ${config.model.ndf})`;
+  const advice = fits >= 64 ? `use --batch-size ${fits} or less` : `use a smaller --image-size, --ngf or --ndf (even the 64 sample images do not fit)`;
+  throw new Error(`${what} needs a ${mb(perImage * batch)} buffer, over the ${mb(limit)} that ${adapterName} allows: ${advice}`);
+}
+
+/** The run folder and its data, ready to train. Throws (leaving --out as it was) when the start fails. */
+export async function prepareRun(plan: RunPlan): Promise<PreparedRun> {
+  const { runDir, config, settings, checkpoint } = plan;
+  // photos are counted before any is decoded, so an impossible batch size costs nothing
+  const files = await listImages(settings.dataDir, settings.match);
+  if (files.length < config.batchSize) {
+    throw new Error(`--batch-size ${config.batchSize} is more than the ${files.length} photos found under ${path.resolve(settings.dataDir)}: use --batch-size ${files.length} or less, or add photos`);
+  }
+
+  const created = !existsSync(runDir);
+  ensureDir(runDir);
+  let lock: RunLock | null = null;
+  let prepared = false;
+  // a signal or error before the run is prepared must leave --out as it was
+  const abandon = () => {
+    if (prepared) return;
+    lock?.release();
+    if (created) rmSync(runDir, { recursive: true, force: true });
+  };
+  process.once('exit', abandon);
+  try {
+    lock = RunLock.acquire(runDir);
+    const samplesDir = path.join(runDir, 'samples');
+    const removed = [runDir, samplesDir].filter((d) => existsSync(d)).flatMap((d) => removeStaleTemps(d));
+    if (removed.length > 0) console.error(`note: removed ${removed.length} temporary file(s) a stopped trainer left: ${removed.map((f) => path.basename(f)).join(', ')}`);
+
+    const { cache, report } = await prepareDataset({
+      dataDir: settings.dataDir, match: settings.match, imageSize: config.model.imageSize, cacheDir: settings.cacheDir,
+    });
+    const loader = new BatchLoader(cache, { batchSize: config.batchSize, seed: config.seed });
+
+    ensureDir(samplesDir);
+    writeFileAtomic(path.join(runDir, 'run.json'), JSON.stringify({ ...settings, config }, null, 2));
+    const logFile = path.join(runDir, 'log.jsonl');
+    if (checkpoint) cutLog(logFile, checkpoint.iteration);
+    else rmSync(logFile, { force: true });
+    prepared = true;
+    return { ...plan, cache, report, loader, logFile, lock };
+  } catch (e) {
+    abandon();
+    throw e;
+  } finally {
+    process.off('exit', abandon);
+  }
+}
+
+/**
+ * Keep the log lines up to the checkpoint's iteration: the iterations after it were trained by a run that
+ * stopped without saving them, and the resumed run trains them again. A torn last line (a crash in the
+ * middle of an append) is dropped too.
+ */
+export function cutLog(logFile: string, iteration: number): number {
+  if (!existsSync(logFile)) return 0;
+  const lines = readFileSync(logFile, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const kept = lines.filter((line) => {
+    try {
+      const entry = JSON.parse(line) as { iteration?: number };
+      return entry.iteration === undefined || entry.iteration <= iteration;
+    } catch {
+      return false;
+    }
+  });
+  if (kept.length !== lines.length) writeFileAtomic(logFile, kept.map((l) => l + '\n').join(''));
+  return lines.length - kept.length;
+}
+

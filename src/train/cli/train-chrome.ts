@@ -4,20 +4,23 @@
 // Node pipeline and serves its batches (same shuffle, so the page trains on exactly `npm run train`'s
 // batches), and it writes what the page sends into the run folder with the Node trainer's own code
 // (RunFiles: log.jsonl, samples/*.png, checkpoint.safetensors, atomic). Progress comes back as events
-// and drives the same terminal progress bar. Ctrl-C asks the page to stop, which checkpoints. A run
+// and drives the same terminal progress bar. SIGINT, SIGTERM or SIGHUP ask the page to stop, which
+// checkpoints (stop-signals.ts); Chromium never outlives this process (browser.ts). A run
 // folder written here resumes with `npm run train -- --resume RUN` and the other way round.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Plugin } from 'vite';
 import { launchChromium, startServer, chromiumPath } from '../../node/browser.ts';
 import { API, type PageEvent, type RunDescription } from '../../../web/protocol.ts';
 import { runMain } from './main.ts';
-import { parseTrainFlags, prepareRun, TRAIN_FLAGS_USAGE, type PreparedRun } from './run-setup.ts';
+import { adapterLimits } from '../../node/webgpu.ts';
+import { checkFits, parseTrainFlags, planRun, prepareRun, RESUME_USAGE, TRAIN_FLAGS_USAGE, type PreparedRun } from './run-setup.ts';
+import { StopSignals } from './stop-signals.ts';
 import { RunFiles, TerminalProgress, reportOutcome } from './run-files.ts';
 import { readFileSync, existsSync } from 'node:fs';
 
 const USAGE = `usage: npm run train:chrome -- ${TRAIN_FLAGS_USAGE}
        [--chromium PATH] [--screenshot FILE]
-   or: npm run train:chrome -- --resume RUN [--epochs N] [--max-iters N]
+   or: npm run train:chrome -- ${RESUME_USAGE}
 --chromium: the browser (default $CHROMIUM_PATH, else /usr/bin/chromium); --screenshot: a PNG of the dashboard at the end`;
 
 const EXTRA_FLAGS = { chromium: { type: 'string' }, screenshot: { type: 'string' } } as const;
@@ -47,6 +50,7 @@ function apiPlugin(run: PreparedRun, files: RunFiles, onEvent: (e: PageEvent) =>
   const description: RunDescription = {
     runDir: run.runDir, config, epochs: settings.epochs, maxIters: Number.isFinite(run.maxIters) ? run.maxIters : null,
     sampleEvery: settings.sampleEvery, patience: settings.patience, batchesPerEpoch: loader.batchesPerEpoch,
+    checkpointEveryMinutes: settings.checkpointEvery, keepEpochs: settings.keepEpochs, retryCommand: run.retryCommand('{lr}'),
     images: run.report.count, skipped: run.report.skipped.length, resume: run.checkpoint !== null, checkpointFile: files.checkpointFile,
   };
   const integer = (url: URL, name: string) => {
@@ -79,8 +83,7 @@ function apiPlugin(run: PreparedRun, files: RunFiles, onEvent: (e: PageEvent) =>
         return send(res, 200, { file: files.saveSamples(url.searchParams.get('name') ?? '', { width, height, data }) });
       }
       case 'POST /checkpoint':
-        files.saveCheckpoint(new Uint8Array(await readBody(req)));
-        return send(res, 200, { file: files.checkpointFile });
+        return send(res, 200, { file: files.saveCheckpoint(new Uint8Array(await readBody(req)), url.searchParams.get('keep') ?? undefined) });
       case 'POST /event':
         onEvent(JSON.parse((await readBody(req)).toString('utf8')) as PageEvent);
         return send(res, 200, {});
@@ -102,12 +105,23 @@ function apiPlugin(run: PreparedRun, files: RunFiles, onEvent: (e: PageEvent) =>
 async function main(argv: string[]): Promise<number> {
   const flags = parseTrainFlags(argv, USAGE, EXTRA_FLAGS);
   if (!flags) return 0;
+  let pageRef: import('puppeteer-core').Page | null = null;
+  // the first signal asks the page to stop, which finishes its iteration and checkpoints through the API
+  const stop = new StopSignals(() => void pageRef?.evaluate(() => window.__dcgan?.stop()).catch(() => undefined));
   const chromium = flags.chromium ? String(flags.chromium) : chromiumPath();
   if (!chromium || !existsSync(chromium)) {
     throw new Error(`no Chromium at ${flags.chromium ?? process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'}: install chromium, or give --chromium PATH or CHROMIUM_PATH`);
   }
-  const run = await prepareRun(flags, USAGE);
+  const plan = planRun(flags, USAGE, 'train:chrome');
+  // Chromium runs on this machine's GPU (or a software driver): its limits are the Node adapter's
+  checkFits(plan.config, await adapterLimits(), "this machine's adapter");
+  const run = await prepareRun(plan);
   const files = new RunFiles(run.runDir);
+  if (run.checkpoint) {
+    const changed = run.changed.length > 0 ? ` with ${run.changed.join(', ')}` : '';
+    console.error(`resuming ${run.runDir} at epoch ${run.checkpoint.position.epoch + 1}, iteration ${run.checkpoint.iteration}${changed}`);
+    files.log({ event: 'resume', iteration: run.checkpoint.iteration, changed: run.changed, host: 'chrome' });
+  }
   const progress = new TerminalProgress(run.settings.epochs);
 
   let finish: (result: { code: number } | { error: string }) => void = () => {};
@@ -125,13 +139,15 @@ async function main(argv: string[]): Promise<number> {
         break;
       case 'iteration':
         progress.iteration(e);
+        // a signal that came while the page was still loading: ask again until the page has it
+        if (stop.requested) void pageRef?.evaluate(() => window.__dcgan?.stop()).catch(() => undefined);
         break;
       case 'epoch-end':
         progress.epochEnd();
         break;
       case 'end':
         progress.epochEnd();
-        finish({ code: reportOutcome(e.outcome, files, run.settings.epochs, run.maxIters) });
+        finish({ code: reportOutcome(e.outcome, files, run.settings.epochs, run.maxIters, stop.exitCode ?? 130) });
         break;
       case 'error':
         progress.epochEnd();
@@ -142,19 +158,7 @@ async function main(argv: string[]): Promise<number> {
 
   const served = await startServer(['web/index.html'], [apiPlugin(run, files, onEvent)]);
   let browser: Awaited<ReturnType<typeof launchChromium>> | null = null;
-  let interrupted = false;
-  const onInterrupt = () => {
-    if (interrupted) {
-      console.error('\nquitting at once (the last checkpoint is intact)');
-      finish({ code: 130 });
-      return;
-    }
-    interrupted = true;
-    console.error('\ninterrupted: the page finishes this iteration and saves a checkpoint (Ctrl-C again to quit at once)');
-    void pageRef?.evaluate(() => window.__dcgan?.stop()).catch(() => undefined);
-  };
-  let pageRef: import('puppeteer-core').Page | null = null;
-  process.on('SIGINT', onInterrupt);
+  stop.training = true;
   try {
     browser = await launchChromium({ chromium, handleSIGINT: false });
     const page = await browser.browser.newPage();
@@ -171,9 +175,9 @@ async function main(argv: string[]): Promise<number> {
       await page.screenshot({ path: String(flags.screenshot) as `${string}.png`, fullPage: true }).catch(() => undefined);
     }
     if ('error' in result) throw new Error(result.error);
-    return interrupted && result.code === 0 ? 130 : result.code;
+    return stop.exitCode !== null && result.code === 0 ? stop.exitCode : result.code;
   } finally {
-    process.off('SIGINT', onInterrupt);
+    stop.dispose();
     await browser?.close();
     await served.close();
   }
