@@ -134,7 +134,7 @@ if (!chromium) {
       child.kill('SIGINT');
       const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
       expect(code, stderr).toBe(130);
-      expect(stderr).toMatch(/interrupted: the page finishes this iteration and saves a checkpoint/);
+      expect(stderr).toMatch(/interrupted \(SIGINT\): finishing this iteration and saving a checkpoint/);
       expect(stderr).toMatch(/stopped at iteration \d+; checkpoint /);
       const checkpoint = decodeCheckpoint(readFileSync(path.join(out, 'checkpoint.safetensors')), 'interrupted');
       expect(checkpoint.iteration).toBe(logLines(out).length);

@@ -6,8 +6,12 @@
 //     → on stop / at maxIters: checkpoint + 'latest' samples, return
 //     → a checkpoint every `checkpointEveryMs` (and one the epoch end had to defer)
 //   end of each epoch: samples 'epoch-NNN' → checkpoint (kept as 'epoch-NNN' too with keepEpochs) → 'epoch' log line
-// A checkpoint is written only from a state the divergence guard trusts (guard.ts): while recent
-// iterations look diverged it is deferred, so the file on disk always predates a collapse.
+// A checkpoint is written only from a state the divergence guard trusts (guard.ts), and only once the
+// iteration after it looked healthy too: a state's losses show in the *next* step (one step at --lr 1
+// leaves losses that look fine and weights that are already ruined). So a due checkpoint is encoded
+// (a snapshot of the GPU state), held, and written after one more healthy iteration, or dropped and
+// taken again later if that iteration looks diverged. The file on disk always predates a collapse.
+// At a stop or --max-iters the current state is written at once if the guard trusts it: stopping saves.
 // No Node imports: the page runs this file unchanged.
 import type { GanTraining, StepStats } from './gan.ts';
 import { encodeCheckpoint, type TrainingPosition } from './checkpoint.ts';
@@ -109,20 +113,43 @@ export async function runTraining(training: GanTraining, host: TrainingHost, opt
   let samples: string | null = null;
   let checkpointIteration: number | null = null;
   let lastCheckpoint = performance.now();
-  /** an epoch-end checkpoint that the guard did not trust yet: written at the first trusted iteration */
-  let deferred = false;
+  /** a checkpoint that is due but not yet taken, because the guard does not trust the state */
+  let due = null as { keepAs?: string } | null;
+  /** a due state, encoded, waiting for one more healthy iteration to confirm it */
+  let held = null as { bytes: Uint8Array; at: TrainingPosition; iteration: number; keepAs?: string } | null;
   const startIteration = training.iteration;
   const outcome = (reason: LoopOutcome['reason'], at: TrainingPosition, unsaved: LoopOutcome['unsaved'] = null): LoopOutcome =>
     ({ reason, iteration: training.iteration, position: at, samples, checkpointIteration, unsaved });
   const saveSamples = async (name: string) => (samples = await host.saveSamples(name, await sampleGrid(training)));
-  /** Checkpoint `at` if the guard trusts the state; false when it does not (the older file stays). */
-  const saveCheckpoint = async (at: TrainingPosition, keepAs?: string): Promise<boolean> => {
-    if (!guard.trusted) return false;
-    await host.saveCheckpoint(await encodeCheckpoint(training, at), at, keepAs);
-    checkpointIteration = training.iteration;
+  const write = async (bytes: Uint8Array, at: TrainingPosition, iteration: number, keepAs?: string) => {
+    await host.saveCheckpoint(bytes, at, keepAs);
+    checkpointIteration = iteration;
     lastCheckpoint = performance.now();
-    deferred = false;
+  };
+  const writeHeld = async () => {
+    const h = held;
+    held = null;
+    if (h) await write(h.bytes, h.at, h.iteration, h.keepAs);
+  };
+  /** Snapshot the current state to be written after the next iteration, if the guard trusts it; else keep it due. */
+  const hold = async (at: TrainingPosition, keepAs?: string) => {
+    held = guard.trusted ? { bytes: await encodeCheckpoint(training, at), at, iteration: training.iteration, keepAs } : null;
+    due = held ? null : { keepAs };
+  };
+  /** Checkpoint the current state now (a stop, the end), if the guard trusts it; false when it does not. */
+  const saveNow = async (at: TrainingPosition, keepAs?: string): Promise<boolean> => {
+    held = null;
+    due = guard.trusted ? null : { keepAs };
+    if (due) return false;
+    await write(await encodeCheckpoint(training, at), at, training.iteration, keepAs);
     return true;
+  };
+  /** After each checked iteration: it confirms the held state (or, looking diverged, drops it), then a due checkpoint is held. */
+  const afterIteration = async (at: TrainingPosition) => {
+    if (held && guard.trusted) await writeHeld();
+    else if (held) [held, due] = [null, {}]; // that state led to a diverged-looking step: take a later one
+    if (!due && performance.now() - lastCheckpoint >= checkpointEveryMs) due = {};
+    if (due && guard.trusted) await hold(at, due.keepAs);
   };
 
   if (training.iteration >= maxIters) {
@@ -164,19 +191,22 @@ export async function runTraining(training: GanTraining, host: TrainingHost, opt
       const stop = host.shouldStop();
       if (stop || training.iteration >= maxIters) {
         host.onEpochEnd?.(epoch);
-        const saved = await saveCheckpoint(at);
+        if (held?.keepAs && guard.trusted) await writeHeld(); // the epoch copy it holds
+        const saved = await saveNow(at);
         await saveSamples('latest');
         return outcome(stop ? 'stopped' : 'max-iters', at, saved ? null : 'untrusted');
       }
-      if (deferred || performance.now() - lastCheckpoint >= checkpointEveryMs) await saveCheckpoint(at);
+      await afterIteration(at);
     }
     host.onEpochEnd?.(epoch);
     const name = `epoch-${String(epoch + 1).padStart(3, '0')}`;
     const grid = await saveSamples(name);
     position = { epoch: epoch + 1, batchInEpoch: 0 };
-    const saved = await saveCheckpoint(position, keepEpochs ? name : undefined);
-    if (!saved) deferred = true;
-    await host.log({ event: 'epoch', epoch: epoch + 1, iteration: training.iteration, samples: grid, checkpoint: saved });
+    const keepAs = keepEpochs ? name : undefined;
+    held = null; // the epoch's end is the same state, with the epoch's name
+    if (epoch + 1 === epochs) await saveNow(position, keepAs); // the run's last state: no next iteration will confirm it
+    else await hold(position, keepAs);
+    await host.log({ event: 'epoch', epoch: epoch + 1, iteration: training.iteration, samples: grid });
   }
-  return outcome('done', position, deferred ? 'untrusted' : null);
+  return outcome('done', position, due ? 'untrusted' : null);
 }

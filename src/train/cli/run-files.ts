@@ -4,7 +4,7 @@
 // from its HTTP handlers with what the page sends, so the two leave the same files behind.
 import { appendFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic, writePng } from '../../node/files.ts';
+import { FileError, fsErrorLine, writeFileAtomic, writePng } from '../../node/files.ts';
 import { ProgressBar } from '../data/index.ts';
 import type { RgbaImage } from '../images.ts';
 import { formatStats, type IterationReport, type LoopOutcome } from '../loop.ts';
@@ -18,8 +18,14 @@ export class RunFiles {
     this.logFile = path.join(runDir, 'log.jsonl');
   }
 
+  /** One line appended (a line torn by a crash or a full disk is dropped at the next --resume: run-setup.ts cutLog). */
   log(entry: Record<string, unknown>): void {
-    appendFileSync(this.logFile, JSON.stringify(entry) + '\n');
+    const line = JSON.stringify(entry) + '\n';
+    try {
+      appendFileSync(this.logFile, line);
+    } catch (e) {
+      throw new FileError(fsErrorLine(e, this.logFile, 'append to', { bytesNeeded: Buffer.byteLength(line) }), { cause: e });
+    }
   }
 
   /** RUN/samples/NAME.png; NAME is checked, since the page sends it over HTTP. */

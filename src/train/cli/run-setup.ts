@@ -47,7 +47,7 @@ export interface RunSettings {
   epochs: number;
   sampleEvery: number;
   patience: number;
-  /** minutes between checkpoints besides the epoch ends */
+  /** minutes between checkpoints besides the epoch ends (0: after every iteration) */
   checkpointEvery: number;
   /** keep RUN/checkpoint-epoch-NNN.safetensors of every epoch, not only the latest */
   keepEpochs: boolean;
@@ -115,7 +115,7 @@ export function planRun(flags: Flags, usage: string, script: 'train' | 'train:ch
     epochs: n('epochs', saved.epochs ?? DEFAULT_SETTINGS.epochs, { min: 1 }),
     sampleEvery: n('sample-every', saved.sampleEvery ?? DEFAULT_SETTINGS.sampleEvery, { min: 1 }),
     patience: n('patience', saved.patience ?? DEFAULT_SETTINGS.patience, { min: 1 }),
-    checkpointEvery: n('checkpoint-every', saved.checkpointEvery ?? DEFAULT_SETTINGS.checkpointEvery, { integer: false, min: 0.001 }),
+    checkpointEvery: n('checkpoint-every', saved.checkpointEvery ?? DEFAULT_SETTINGS.checkpointEvery, { integer: false, min: 0 }),
     keepEpochs: flags['keep-epochs'] === true || (saved.keepEpochs ?? DEFAULT_SETTINGS.keepEpochs),
   });
 

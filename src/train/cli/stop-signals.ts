@@ -12,6 +12,9 @@ import { closeDevice } from '../../node/webgpu.ts';
 export const EXIT_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
 export type StopSignal = keyof typeof EXIT_CODES;
 
+/** The exit code of a stop that quits at once (a second signal): runMain exits with it, whatever failed meanwhile. */
+export let quittingWith: number | null = null;
+
 export class StopSignals {
   /** the first signal received; null while none was */
   requested: StopSignal | null = null;
@@ -45,7 +48,9 @@ export class StopSignals {
       const code = EXIT_CODES[this.requested ?? signal];
       console.error(`\n${why}: quitting at once${this.training ? ' (the last checkpoint is intact)' : ' (training had not started)'}`);
       this.requested ??= signal;
-      // Dawn's threads crash a process that exits under a live device: destroy it first
+      quittingWith = code;
+      // Dawn's threads crash a process that exits under a live device: destroy it first (the step in
+      // flight then fails, and runMain, seeing quittingWith, exits with this code instead of an error)
       void closeDevice().finally(() => process.exit(code));
       return;
     }
