@@ -119,26 +119,29 @@ if (!chromium) {
     }, 400_000);
   });
 
-  describe('npm run train:chrome and Ctrl-C', () => {
-    it('Ctrl-C asks the page to stop: it checkpoints, the terminal says so, exit 130', async () => {
-      const out = path.join(tmp, 'interrupted');
-      const child = spawn(
-        process.execPath,
-        ['--import', 'tsx', '--import', './scripts/register-wgsl.mjs', 'src/train/cli/train-chrome.ts', '--data', photos, '--out', out, '--epochs', '50', ...TINY],
-        { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      let stderr = '';
-      child.stderr.on('data', (d) => (stderr += d));
-      const log = path.join(out, 'log.jsonl');
-      while (!(existsSync(log) && logLines(out).length > 0)) await new Promise((r) => setTimeout(r, 100));
-      child.kill('SIGINT');
-      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-      expect(code, stderr).toBe(130);
-      expect(stderr).toMatch(/interrupted \(SIGINT\): finishing this iteration and saving a checkpoint/);
-      expect(stderr).toMatch(/stopped at iteration \d+; checkpoint /);
-      const checkpoint = decodeCheckpoint(readFileSync(path.join(out, 'checkpoint.safetensors')), 'interrupted');
-      expect(checkpoint.iteration).toBe(logLines(out).length);
-    }, 200_000);
+  describe('npm run train:chrome and stop signals', () => {
+    // SIGINT to node, SIGTERM to `npm run train:chrome` (npm passes it on; Vite and puppeteer must not act on it)
+    for (const [signal, code, via] of [['SIGINT', 130, 'node'], ['SIGTERM', 143, 'npm']] as const) {
+      it(`${signal} to ${via} asks the page to stop: it checkpoints, the terminal says so, exit ${code}`, async () => {
+        const out = path.join(tmp, `interrupted-${signal}`);
+        const args = ['--data', photos, '--out', out, '--epochs', '50', ...TINY];
+        const child = via === 'node'
+          ? spawn(process.execPath, ['--import', 'tsx', '--import', './scripts/register-wgsl.mjs', 'src/train/cli/train-chrome.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+          : spawn('npm', ['run', '--silent', 'train:chrome', '--', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+        let stderr = '';
+        child.stderr.on('data', (d) => (stderr += d));
+        child.stdout.on('data', () => undefined);
+        const log = path.join(out, 'log.jsonl');
+        while (!(existsSync(log) && logLines(out).length > 0)) await new Promise((r) => setTimeout(r, 100));
+        child.kill(signal);
+        const exitCode = await new Promise<number | null>((resolve) => child.on('close', resolve));
+        expect(exitCode, stderr).toBe(code);
+        expect(stderr).toMatch(new RegExp(`interrupted \\(${signal}\\): finishing this iteration and saving a checkpoint`));
+        expect(stderr).toMatch(/stopped at iteration \d+; checkpoint /);
+        const checkpoint = decodeCheckpoint(readFileSync(path.join(out, 'checkpoint.safetensors')), 'interrupted');
+        expect(checkpoint.iteration).toBe(logLines(out).length);
+      }, 200_000);
+    }
   });
 
   describe('the dashboard', () => {

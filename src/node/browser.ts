@@ -18,6 +18,7 @@
 // test/chrome-lifetime.test.ts SIGKILLs `npm run train:chrome` mid-training and checks both.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -61,9 +62,14 @@ export interface OpenPageOptions {
   onLog?: (line: string) => void;
   /** how long page.goto may take, ms (default 60 s: the first load compiles the engine with Vite) */
   loadTimeoutMs?: number;
-  /** false: the caller handles Ctrl-C (puppeteer's own handler would kill the browser and exit at once) */
-  handleSIGINT?: boolean;
+  /**
+   * false: the caller handles SIGINT, SIGTERM and SIGHUP (puppeteer's own handlers close the browser at
+   * once, and for SIGINT exit the process, before a trainer could ask the page for its checkpoint)
+   */
+  handleSignals?: boolean;
 }
+
+const signalHandling = (on: boolean) => ({ handleSIGINT: on, handleSIGTERM: on, handleSIGHUP: on });
 
 /** A port the OS says is free now (Vite reads port 0 as "its default, 5173", which a developer's own server may hold). */
 async function freePort(): Promise<number> {
@@ -87,26 +93,32 @@ export async function startServer(
   // Our own dependency cache, so parallel runs (and the web build) never rewrite one another's.
   const cacheDir = mkdtempSync(join(tmpdir(), 'dcgan-vite-'));
   let server: ViteDevServer | null = null;
+  let http: HttpServer | null = null;
   const close = async () => {
+    await new Promise((done) => (http?.listening ? http.close(done) : done(undefined)));
     await server?.close();
     rmSync(cacheDir, { recursive: true, force: true });
   };
   try {
+    // Middleware mode on our own HTTP server: a Vite that listens itself also installs a SIGTERM handler
+    // and a stdin 'end' handler that close the server and exit the process, which would end a trainer
+    // before it could save (train:chrome handles its stop signals itself: src/train/cli/stop-signals.ts).
     server = await createServer({
       root: REPO_ROOT,
       configFile: false,
       cacheDir,
       logLevel: 'warn',
       clearScreen: false,
-      server: { host: '127.0.0.1', port: await freePort(), strictPort: false, hmr: false },
+      appType: 'mpa',
+      server: { middlewareMode: true, hmr: false },
       // Pre-bundle the page's dependencies up front: a dependency discovered later makes Vite reload the page.
       optimizeDeps: { entries },
       plugins,
     });
-    await server.listen();
-    const address = server.httpServer?.address();
-    if (!address || typeof address === 'string') throw new Error('Vite dev server did not report a TCP port');
-    return { server, origin: `http://127.0.0.1:${address.port}`, close };
+    http = createHttpServer(server.middlewares);
+    const port = await freePort();
+    await new Promise<void>((done, fail) => http!.once('error', fail).listen(port, '127.0.0.1', done));
+    return { server, origin: `http://127.0.0.1:${port}`, close };
   } catch (e) {
     await close();
     throw e;
@@ -143,7 +155,7 @@ export async function launchChromium(options: OpenPageOptions = {}): Promise<{ b
   ];
   // headless: true is puppeteer's --headless=new; pipe: see the top of this file
   const browser = await puppeteer
-    .launch({ executablePath, headless: true, pipe: true, userDataDir, args, handleSIGINT: options.handleSIGINT ?? true })
+    .launch({ executablePath, headless: true, pipe: true, userDataDir, args, ...signalHandling(options.handleSignals ?? true) })
     .catch((e: unknown) => {
       rmSync(userDataDir, { recursive: true, force: true });
       watchdog.stdin?.end(); // the watchdog kills whatever of Chromium started, and exits

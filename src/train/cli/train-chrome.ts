@@ -160,7 +160,7 @@ async function main(argv: string[]): Promise<number> {
   let browser: Awaited<ReturnType<typeof launchChromium>> | null = null;
   stop.training = true;
   try {
-    browser = await launchChromium({ chromium, handleSIGINT: false });
+    browser = await launchChromium({ chromium, handleSignals: false });
     const page = await browser.browser.newPage();
     pageRef = page;
     await page.setViewport({ width: 1280, height: 900 });
