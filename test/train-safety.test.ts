@@ -265,6 +265,18 @@ describe('the divergence guard keeps only good states', () => {
     expect(checkpointIteration(out)).toBe(8);
     expect(iterationLines(out).map((l) => l.iteration)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]); // the collapse is cut from the log
   });
+
+  it('a fresh run that diverges before its first checkpoint is told the same fresh command, which works', async () => {
+    const out = path.join(tmp, 'diverge-fresh');
+    const r = await train(['--data', photos, '--out', out, '--lr', '1', '--patience', '5', '--epochs', '500', ...TINY]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/Stopped; no checkpoint was written\./);
+    const advice = /try npm run train -- (.*?) --lr 0\.0002/.exec(r.stderr);
+    expect(advice?.[1], r.stderr).toContain(`--out ${out}`);
+    const retried = await train([...advice![1].split(' '), '--lr', '0.0002', '--max-iters', '3']);
+    expect(retried.code, retried.stderr).toBe(0);
+    expect(iterationLines(out).map((l) => l.iteration)).toEqual([1, 2, 3]);
+  });
 });
 
 describe('a full disk', () => {

@@ -237,7 +237,7 @@ async function start(): Promise<void> {
       ? {
           epochs: run!.epochs, maxIters: run!.maxIters ?? Infinity, sampleEvery: run!.sampleEvery, patience: run!.patience,
           checkpointEveryMs: run!.checkpointEveryMinutes * 60_000, keepEpochs: run!.keepEpochs,
-          retryCommand: (lr) => run!.retryCommand.replace('{lr}', String(lr)),
+          retryCommand: (lr, resumable) => (resumable ? run!.resumeCommand : run!.retryCommand).replace('{lr}', String(lr)),
         }
       : settingsFromForm();
     if (training.iteration === 0 && serverMode) {

@@ -28,8 +28,9 @@ export interface RunDescription {
   /** minutes between checkpoints besides the epoch ends */
   checkpointEveryMinutes: number;
   keepEpochs: boolean;
-  /** the command to retry with after a divergence, with {lr} where the learning rate goes */
+  /** the commands to run after a divergence without and with a kept checkpoint, {lr} where the learning rate goes */
   retryCommand: string;
+  resumeCommand: string;
   batchesPerEpoch: number;
   images: number;
   skipped: number;

@@ -25,7 +25,7 @@ export interface RunSettings {
   patience: number;
   checkpointEveryMs?: number;
   keepEpochs?: boolean;
-  retryCommand?: (lr: number) => string;
+  retryCommand?: (lr: number, resumable: boolean) => string;
 }
 
 export interface SessionEvents {

@@ -66,8 +66,11 @@ export interface LoopOptions {
   checkpointEveryMs?: number;
   /** keep each epoch's checkpoint under its own name too ('epoch-NNN'), not only the latest */
   keepEpochs?: boolean;
-  /** the flags a user should run after a divergence, given the learning rate to try (for its message) */
-  retryCommand?: (lr: number) => string;
+  /**
+   * the command to run after a divergence, given the learning rate to try and whether a checkpoint is kept
+   * to resume from (for the guard's message)
+   */
+  retryCommand?: (lr: number, resumable: boolean) => string;
 }
 
 export interface LoopOutcome {
@@ -106,7 +109,8 @@ export async function sampleGrid(training: GanTraining): Promise<RgbaImage> {
 export async function runTraining(training: GanTraining, host: TrainingHost, options: LoopOptions): Promise<LoopOutcome> {
   const { epochs, maxIters, sampleEvery, patience, batchesPerEpoch: perEpoch, checkpointEveryMs = Infinity, keepEpochs = false } = options;
   const { batchSize, model } = training.config;
-  const guard = new DivergenceGuard(training.config.lr, patience, options.retryCommand);
+  const retry = options.retryCommand;
+  const guard = new DivergenceGuard(training.config.lr, patience, retry && ((lr) => retry(lr, host.keptCheckpoint() !== null)));
   let position = options.position;
   if (position.batchInEpoch >= perEpoch) position = { epoch: position.epoch + 1, batchInEpoch: 0 };
   const batch = new Float32Array(batchSize * model.nc * model.imageSize ** 2);

@@ -66,8 +66,11 @@ export interface RunPlan {
   checkpoint: Checkpoint | null;
   /** what --resume changed, as 'flag old → new' */
   changed: string[];
-  /** the command that retries this run with another learning rate (for the divergence guard's advice) */
-  retryCommand: (lr: number | string) => string;
+  /**
+   * the command that retries this run with another learning rate (for the divergence guard's advice):
+   * --resume when a checkpoint is kept, else the same fresh start
+   */
+  retryCommand: (lr: number | string, resumable: boolean) => string;
 }
 
 export interface PreparedRun extends RunPlan {
@@ -173,8 +176,9 @@ export function planRun(flags: Flags, usage: string, script: 'train' | 'train:ch
   if (existsSync(path.join(runDir, CHECKPOINT_FILE))) {
     throw new Error(`${runDir} already holds a run: continue it with --resume ${out}, or choose another --out`);
   }
-  // the same command with the learning rate replaced (a diverged fresh run keeps no checkpoint to resume)
-  const retryCommand = (lr: number | string) => {
+  // --resume once a checkpoint is kept; before that the same command with the learning rate replaced
+  const retryCommand = (lr: number | string, resumable: boolean) => {
+    if (resumable) return `npm run ${script} -- --resume ${out} --lr ${lr}`;
     const args = Object.entries(flags).filter(([k, v]) => k !== 'lr' && v !== undefined && v !== false)
       .map(([k, v]) => (v === true ? `--${k}` : `--${k} ${/^[\w./:@=+-]+$/.test(String(v)) ? v : `'${String(v)}'`}`));
     if (!flags.out) args.push(`--out ${out}`);

@@ -50,7 +50,7 @@ function apiPlugin(run: PreparedRun, files: RunFiles, onEvent: (e: PageEvent) =>
   const description: RunDescription = {
     runDir: run.runDir, config, epochs: settings.epochs, maxIters: Number.isFinite(run.maxIters) ? run.maxIters : null,
     sampleEvery: settings.sampleEvery, patience: settings.patience, batchesPerEpoch: loader.batchesPerEpoch,
-    checkpointEveryMinutes: settings.checkpointEvery, keepEpochs: settings.keepEpochs, retryCommand: run.retryCommand('{lr}'),
+    checkpointEveryMinutes: settings.checkpointEvery, keepEpochs: settings.keepEpochs, retryCommand: run.retryCommand('{lr}', false), resumeCommand: run.retryCommand('{lr}', true),
     images: run.report.count, skipped: run.report.skipped.length, resume: run.checkpoint !== null, checkpointFile: files.checkpointFile,
   };
   const integer = (url: URL, name: string) => {
