@@ -1,5 +1,5 @@
 // `npm run bench -- [options]`: the benchmark of bench/core.ts on this machine's WebGPU adapter (Dawn in
-// Node), or with --browser in headless Chromium through test/browser/server.ts. Prints the tables and
+// Node), or with --browser in headless Chromium through src/node/browser.ts. Prints the tables and
 // writes the full result as JSON (default bench/last-run.json, git-ignored).
 //
 //   --batch 8,16          batch sizes                    --image-size 64    --ngf 64 --ndf 64 --nz 100
@@ -99,7 +99,7 @@ async function runInNode(options: BenchOptions): Promise<BenchResult> {
 
 /** The same core in headless Chromium: bench/browser/main.ts runs it and publishes window.__bench. */
 async function runInBrowser(options: BenchOptions, timeoutMinutes: number): Promise<BenchResult> {
-  const { openPage } = await import('../test/browser/server.ts');
+  const { openPage } = await import('../src/node/browser.ts');
   const query = encodeURIComponent(JSON.stringify({ options, machine: machine() }));
   const opened = await openPage(`/bench/browser/index.html?config=${query}`, {
     onLog: (line) => console.log(line.replace(/^console\.log: /, '')),

@@ -7,7 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { BatchLoader, prepareDataset } from '../src/train/data/index.ts';
+import { BatchLoader } from '../src/train/data/loader.ts';
+import { prepareDataset } from '../src/node/data/index.ts';
 
 const { values } = parseArgs({
   options: {

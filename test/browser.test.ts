@@ -3,7 +3,7 @@
 // in Node. Also checks that a browser without WebGPU gets a one-line message instead of a hang.
 import { describe, expect, it } from 'vitest';
 import { allOpCases } from './cases/index.ts';
-import { chromiumPath, openPage, type OpenedPage, type OpenPageOptions } from './browser/server.ts';
+import { chromiumPath, openPage, type OpenedPage, type OpenPageOptions } from '../src/node/browser.ts';
 import type { BrowserRun } from './browser/run-cases.ts';
 
 const PAGE = '/test/browser/index.html';

@@ -101,7 +101,7 @@ if (!chromium || process.platform !== 'linux') {
     it('a SIGKILLed train:chrome leaves no Chromium, watchdog or profile directory behind', async () => {
       const child = spawn(
         process.execPath,
-        ['--import', 'tsx', '--import', './scripts/register-wgsl.mjs', 'src/train/cli/train-chrome.ts', '--data', photos, '--out', out, '--epochs', '50', ...TINY],
+        ['--import', 'tsx', '--import', './scripts/register-wgsl.mjs', 'src/node/cli/train-chrome.ts', '--data', photos, '--out', out, '--epochs', '50', ...TINY],
         { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
       );
       let output = '';

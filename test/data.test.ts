@@ -8,10 +8,12 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  BatchLoader, ProgressBar, buildCache, decodeSquare, listImages, openCache, prepareDataset, type ImageCache,
-} from '../src/train/data/index.ts';
-import { writeAll } from '../src/train/data/cache.ts';
+import { BatchLoader } from '../src/train/data/loader.ts';
+import { buildCache, openCache, writeAll, type ImageCache } from '../src/node/data/cache.ts';
+import { decodeSquare } from '../src/node/data/decode.ts';
+import { prepareDataset } from '../src/node/data/index.ts';
+import { listImages } from '../src/node/data/scan.ts';
+import { ProgressBar } from '../src/node/progress.ts';
 import { writeSyntheticPhotos } from './support/photos.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');

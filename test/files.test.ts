@@ -8,7 +8,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FileError, ensureDir, removeStaleTemps, writeFileAtomic, type WriteIo } from '../src/node/files.ts';
+import { FileError, ensureDir } from '../src/node/disk.ts';
+import { removeStaleTemps, writeFileAtomic, type WriteIo } from '../src/node/files.ts';
 
 const isRoot = process.platform === 'linux' && process.getuid?.() === 0;
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'dcgan-files-test-'));

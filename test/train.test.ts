@@ -26,7 +26,7 @@ async function cli(script: 'train' | 'generate', args: string[]): Promise<{ code
   try {
     const { stdout, stderr } = await run(
       process.execPath,
-      ['--import', 'tsx', '--import', './scripts/register-wgsl.mjs', `src/train/cli/${script}.ts`, ...args],
+      ['--import', 'tsx', '--import', './scripts/register-wgsl.mjs', `src/node/cli/${script}.ts`, ...args],
       { cwd: ROOT, timeout: 240_000 },
     );
     return { code: 0, stdout, stderr };
@@ -95,7 +95,7 @@ describe('npm run train / generate', () => {
     const out = path.join(tmp, 'interrupted');
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', '--import', './scripts/register-wgsl.mjs', 'src/train/cli/train.ts', '--data', photos, '--out', out, '--epochs', '50', ...TINY],
+      ['--import', 'tsx', '--import', './scripts/register-wgsl.mjs', 'src/node/cli/train.ts', '--data', photos, '--out', out, '--epochs', '50', ...TINY],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stderr = '';

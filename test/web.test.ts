@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { PNG } from 'pngjs';
-import { chromiumPath, openPage, type OpenPageOptions } from './browser/server.ts';
+import { chromiumPath, openPage, type OpenPageOptions } from '../src/node/browser.ts';
 import { decodeCheckpoint } from '../src/train/checkpoint.ts';
 import { writeSyntheticPhotos } from './support/photos.ts';
 
@@ -25,7 +25,7 @@ async function cli(script: 'train' | 'train-chrome', args: string[]): Promise<{ 
   try {
     const { stdout, stderr } = await run(
       process.execPath,
-      ['--import', 'tsx', '--import', './scripts/register-wgsl.mjs', `src/train/cli/${script}.ts`, ...args],
+      ['--import', 'tsx', '--import', './scripts/register-wgsl.mjs', `src/node/cli/${script}.ts`, ...args],
       { cwd: ROOT, timeout: 300_000 },
     );
     return { code: 0, stdout, stderr };
@@ -126,7 +126,7 @@ if (!chromium) {
         const out = path.join(tmp, `interrupted-${signal}`);
         const args = ['--data', photos, '--out', out, '--epochs', '50', ...TINY];
         const child = via === 'node'
-          ? spawn(process.execPath, ['--import', 'tsx', '--import', './scripts/register-wgsl.mjs', 'src/train/cli/train-chrome.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+          ? spawn(process.execPath, ['--import', 'tsx', '--import', './scripts/register-wgsl.mjs', 'src/node/cli/train-chrome.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
           : spawn('npm', ['run', '--silent', 'train:chrome', '--', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
         let stderr = '';
         child.stderr.on('data', (d) => (stderr += d));

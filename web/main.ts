@@ -15,7 +15,7 @@ import type { RgbaImage } from '../src/train/images.ts';
 import { LineChart, paintImage } from './charts.ts';
 import { decodePhotos, filesFromDrop, filesFromInput, selectImages, syntheticImages, type PickedFile } from './dataset.ts';
 import { drawWalk } from './generate.ts';
-import type { RunDescription } from './protocol.ts';
+import type { RunDescription } from '../src/train/protocol.ts';
 import { describeRun, fetchCheckpoint, sendEvent, serverData, serverStore } from './server-api.ts';
 import { Session, type DataSource, type RunSettings, type RunStore, type SessionState } from './session.ts';
 

@@ -1,9 +1,9 @@
 // The page's side of `npm run train:chrome`: batches from the Node cache, and the run folder as the
-// store, over the API of web/protocol.ts. Batches arrive as the cache's uint8 bytes and are turned into
+// store, over the API of src/train/protocol.ts. Batches arrive as the cache's uint8 bytes and are turned into
 // floats by the loader's own hwcBytesToNchwFloats, so they equal `npm run train`'s bit for bit.
 import { hwcBytesToNchwFloats } from '../src/train/data/loader.ts';
 import type { RgbaImage } from '../src/train/images.ts';
-import { API, type PageEvent, type RunDescription } from './protocol.ts';
+import { API, type PageEvent, type RunDescription } from '../src/train/protocol.ts';
 import type { DataSource, RunStore } from './session.ts';
 
 async function ok(response: Response, what: string): Promise<Response> {

@@ -8,7 +8,7 @@ import path from 'node:path';
 
 const [entry, outfile] = process.argv.slice(2);
 // the peer (TF.js) and --browser (puppeteer) modules stay out: loading them would need node_modules
-const leaveOut = { name: 'leave-out', setup(b) { b.onResolve({ filter: /(peer-tfjs|browser\/server)\.ts$/ }, (args) => ({ path: args.path, external: true })); } };
+const leaveOut = { name: 'leave-out', setup(b) { b.onResolve({ filter: /(peer-tfjs|node\/browser)\.ts$/ }, (args) => ({ path: args.path, external: true })); } };
 const inlineWgsl = {
   name: 'wgsl-raw',
   setup(b) {

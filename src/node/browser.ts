@@ -1,5 +1,7 @@
-// Serving the repository with Vite and driving headless Chromium through puppeteer-core: shared by the
-// browser tests (test/browser/server.ts) and `npm run train:chrome` (src/train/cli/train-chrome.ts).
+// Serving the repository with Vite and driving headless Chromium through puppeteer-core: the Node side of
+// every page we run, shared by `npm run train:chrome` (src/node/cli/train-chrome.ts), the browser tests
+// (test/browser.test.ts, test/web.test.ts: openPage) and `npm run bench -- --browser`. The pages
+// themselves stay with their owners: web/ (the dashboard), test/browser/ (op cases), bench/browser/.
 //
 // WebGPU in headless Chromium: `--enable-unsafe-webgpu` is the one flag needed; without a GPU, Chromium
 // falls back to SwiftShader (Vulkan on the CPU) and reports the adapter "google / swiftshader".
@@ -23,7 +25,7 @@ import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import puppeteer, { type Browser } from 'puppeteer-core';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { createServer, type Plugin, type ViteDevServer } from 'vite';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -102,7 +104,7 @@ export async function startServer(
   try {
     // Middleware mode on our own HTTP server: a Vite that listens itself also installs a SIGTERM handler
     // and a stdin 'end' handler that close the server and exit the process, which would end a trainer
-    // before it could save (train:chrome handles its stop signals itself: src/train/cli/stop-signals.ts).
+    // before it could save (train:chrome handles its stop signals itself: src/node/cli/stop-signals.ts).
     server = await createServer({
       root: REPO_ROOT,
       configFile: false,
@@ -172,3 +174,49 @@ export async function launchChromium(options: OpenPageOptions = {}): Promise<{ b
   };
 }
 
+export interface OpenedPage {
+  page: Page;
+  browser: Browser;
+  /** the page's address, http://127.0.0.1:PORT/path */
+  url: string;
+  /** console messages, uncaught page errors and failed requests, in order: for error messages */
+  log: string[];
+  /** closes the browser and the server and removes the temporary profile */
+  close: () => Promise<void>;
+}
+
+/**
+ * Serve the repository and open `path` (e.g. "/test/browser/index.html") in headless Chromium.
+ * Each call has its own server and browser; `close` ends both.
+ */
+export async function openPage(path: string, options: OpenPageOptions = {}): Promise<OpenedPage> {
+  const relative = path.replace(/^\//, '').replace(/[?#].*$/, '');
+  const served = await startServer(relative.endsWith('.html') ? [relative] : undefined);
+  let launched: Awaited<ReturnType<typeof launchChromium>> | null = null;
+  const close = async () => {
+    await launched?.close();
+    await served.close();
+  };
+  try {
+    launched = await launchChromium(options);
+    const page = await launched.browser.newPage();
+    const log: string[] = [];
+    const record = (line: string) => {
+      log.push(line);
+      options.onLog?.(line);
+    };
+    page.on('console', (m) => record(`console.${m.type()}: ${m.text()}`));
+    page.on('pageerror', (e) => record(`page error: ${e instanceof Error ? e.message : String(e)}`));
+    page.on('requestfailed', (r) => record(`request failed: ${r.url()} (${r.failure()?.errorText ?? 'unknown'})`));
+    page.on('response', (r) => {
+      if (r.status() >= 400) record(`HTTP ${r.status()}: ${r.url()}`);
+    });
+    if (options.beforeLoad) await page.evaluateOnNewDocument(options.beforeLoad);
+    const url = `${served.origin}/${path.replace(/^\//, '')}`;
+    await page.goto(url, { waitUntil: 'load', timeout: options.loadTimeoutMs ?? 60_000 });
+    return { page, browser: launched.browser, url, log, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}

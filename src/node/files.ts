@@ -7,9 +7,7 @@ import { closeSync, openSync, readdirSync, renameSync, rmSync, statSync } from '
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import type { RgbaImage } from '../train/images.ts';
-import { FileError, ensureDir, errnoCode, fsErrorLine, fsyncFolder, processIsAlive } from '../train/data/disk.ts';
-
-export { FileError, ensureDir, fsErrorLine } from '../train/data/disk.ts';
+import { FileError, ensureDir, errnoCode, fsErrorLine, fsyncFolder, processIsAlive } from './disk.ts';
 
 /** The low-level calls whose failures matter most; tests pass their own to simulate a full disk. */
 export interface WriteIo {

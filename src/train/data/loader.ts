@@ -1,10 +1,10 @@
-// Shuffled float batches from the uint8 image cache, ready to upload to the GPU.
+// Shuffled float batches from the uint8 image cache, ready to upload to the GPU. Shared by both hosts:
+// Node reads the cache file (src/node/data/cache.ts), the page its in-memory copy (web/dataset.ts).
 //
 // Reproducibility: the order of epoch e is a Fisher–Yates shuffle driven by a PRNG seeded from
 // (seed, e) alone, so batch (e, i) is the same images whether the run started at epoch 0 or was
 // resumed from a checkpoint at (e, i). `batch(epoch, index)` is the primitive; the iterator is
 // sugar over it.
-import type { ImageCache } from './cache.ts';
 import { mixSeeds, mulberry32 } from '../../util/seeds.ts';
 
 /**
@@ -12,7 +12,12 @@ import { mixSeeds, mulberry32 } from '../../util/seeds.ts';
  * in-memory copy of the same layout (web/dataset.ts). Only these members are used, so the loader and
  * its shuffle run unchanged in the browser.
  */
-export type ImageSource = Pick<ImageCache, 'count' | 'imageSize' | 'readImages'>;
+export interface ImageSource {
+  readonly count: number;
+  readonly imageSize: number;
+  /** The images at `indices`, back to back in that order, each imageSize·imageSize·3 bytes (HWC RGB). */
+  readImages(indices: ArrayLike<number>, target?: Uint8Array): Promise<Uint8Array>;
+}
 
 export interface BatchLoaderOptions {
   batchSize: number;

@@ -3,12 +3,10 @@
 // (the cache hash and the seeded shuffle both depend on that order).
 import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { globToRegExp } from './glob.ts';
+import { globToRegExp } from '../../train/data/glob.ts';
 
 /** Extensions we decode, compared in lower case (Kaggle's set mixes `.jpg` and `.JPG`). */
 const imageExtensions = new Set(['.jpg', '.jpeg', '.png']);
-
-export { globToRegExp } from './glob.ts';
 
 /**
  * All JPEG/PNG files under `dir` (recursively), as absolute paths sorted by code unit (not by

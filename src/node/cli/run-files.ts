@@ -4,10 +4,11 @@
 // from its HTTP handlers with what the page sends, so the two leave the same files behind.
 import { appendFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { FileError, fsErrorLine, writeFileAtomic, writePng } from '../../node/files.ts';
-import { ProgressBar } from '../data/index.ts';
-import type { RgbaImage } from '../images.ts';
-import { formatStats, type IterationReport, type LoopOutcome } from '../loop.ts';
+import { FileError, fsErrorLine } from '../disk.ts';
+import { writeFileAtomic, writePng } from '../files.ts';
+import { ProgressBar } from '../progress.ts';
+import type { RgbaImage } from '../../train/images.ts';
+import { formatStats, type IterationReport, type LoopOutcome } from '../../train/loop.ts';
 import { CHECKPOINT_FILE } from './paths.ts';
 
 export class RunFiles {

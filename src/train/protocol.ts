@@ -1,6 +1,7 @@
-// The small HTTP API between the dashboard and `npm run train:chrome` (src/train/cli/train-chrome.ts),
-// which serves it in front of Vite on 127.0.0.1. Types only and route names: the page and the server
-// both import this file.
+// The small HTTP API between the dashboard (web/server-api.ts) and `npm run train:chrome`
+// (src/node/cli/train-chrome.ts), which serves it in front of Vite on 127.0.0.1. Types only and route
+// names: the page and the Node server both import this file, so it lives in src/train, the code both
+// hosts share (src/ never imports from web/).
 //
 //   GET  /api/run                      → RunDescription (JSON)
 //   GET  /api/batch?epoch=E&index=I    → batch I of epoch E as uint8 HWC RGB bytes, from the Node cache
@@ -11,9 +12,8 @@
 //   POST /api/checkpoint[?keep=epoch-NNN] ← safetensors bytes → RUN/checkpoint.safetensors (atomic), and with
 //                                        keep also RUN/checkpoint-epoch-NNN.safetensors; answers {file}
 //   POST /api/event                    ← PageEvent (JSON): progress for the terminal, the end of the run
-import type { TrainingConfig } from '../src/train/gan.ts';
-import type { StepStats } from '../src/train/gan.ts';
-import type { LoopOutcome } from '../src/train/loop.ts';
+import type { StepStats, TrainingConfig } from './gan.ts';
+import type { LoopOutcome } from './loop.ts';
 
 export const API = '/api';
 

@@ -7,14 +7,8 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { buildCache, openCache, type CacheReport, type ImageCache } from './cache.ts';
-import { ProgressBar } from './progress.ts';
+import { ProgressBar } from '../progress.ts';
 import { listImages } from './scan.ts';
-
-export { listImages } from './scan.ts';
-export { decodeSquare } from './decode.ts';
-export { buildCache, openCache, ImageCache, type CacheReport, type SkippedFile } from './cache.ts';
-export { BatchLoader, type BatchLoaderOptions } from './loader.ts';
-export { ProgressBar } from './progress.ts';
 
 export interface PrepareDatasetOptions {
   dataDir: string;

@@ -2,7 +2,7 @@
 // The README's picture of the dashboard, made by the project itself: headless Chromium trains a small
 // DCGAN on the page's synthetic pictures (coloured discs on gradients, no photos) and the page is
 // captured once the run ends.
-import { launchChromium, startServer } from '../../node/browser.ts';
+import { launchChromium, startServer } from '../browser.ts';
 import { numberFlag, parseFlags } from './args.ts';
 import { runMain } from './main.ts';
 

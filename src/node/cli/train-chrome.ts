@@ -9,10 +9,10 @@
 // folder written here resumes with `npm run train -- --resume RUN` and the other way round.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Plugin } from 'vite';
-import { launchChromium, startServer, chromiumPath } from '../../node/browser.ts';
-import { API, type PageEvent, type RunDescription } from '../../../web/protocol.ts';
+import { launchChromium, startServer, chromiumPath } from '../browser.ts';
+import { API, type PageEvent, type RunDescription } from '../../train/protocol.ts';
 import { runMain } from './main.ts';
-import { adapterLimits } from '../../node/webgpu.ts';
+import { adapterLimits } from '../webgpu.ts';
 import { checkFits, parseTrainFlags, planRun, prepareRun, RESUME_USAGE, TRAIN_FLAGS_USAGE, type PreparedRun } from './run-setup.ts';
 import { StopSignals } from './stop-signals.ts';
 import { RunFiles, TerminalProgress, reportOutcome } from './run-files.ts';
@@ -44,7 +44,7 @@ function send(res: ServerResponse, status: number, body: Buffer | string | objec
   res.end(bytes);
 }
 
-/** The API of web/protocol.ts over a prepared run; page events go to `onEvent`. */
+/** The API of src/train/protocol.ts over a prepared run; page events go to `onEvent`. */
 function apiPlugin(run: PreparedRun, files: RunFiles, onEvent: (e: PageEvent) => void): Plugin {
   const { config, settings, loader, cache } = run;
   const description: RunDescription = {

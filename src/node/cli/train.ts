@@ -4,10 +4,10 @@
 // --resume that continues exactly, one trainer per run folder (RUN/lock), and a guard that stops a
 // diverged run with advice. The loop itself is src/train/loop.ts, shared with the browser trainer
 // (`npm run train:chrome`, web/); this file gives it the run folder and the terminal.
-import { nodeDevice } from '../../node/webgpu.ts';
-import { GanTraining } from '../gan.ts';
-import { restoreTraining } from '../checkpoint.ts';
-import { runTraining } from '../loop.ts';
+import { nodeDevice } from '../webgpu.ts';
+import { GanTraining } from '../../train/gan.ts';
+import { restoreTraining } from '../../train/checkpoint.ts';
+import { runTraining } from '../../train/loop.ts';
 import { runMain } from './main.ts';
 import { checkFits, parseTrainFlags, planRun, prepareRun, RESUME_USAGE, TRAIN_FLAGS_USAGE } from './run-setup.ts';
 import { RunFiles, TerminalProgress, reportOutcome } from './run-files.ts';

@@ -13,7 +13,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { decodeSquare, flattenBackground } from './decode.ts';
-import { FileError, ensureDir, errnoCode, fsErrorLine, fsyncFolder, processIsAlive } from './disk.ts';
+import { FileError, ensureDir, errnoCode, fsErrorLine, fsyncFolder, processIsAlive } from '../disk.ts';
 
 /** Bumped whenever the layout or the decoding changes, so old caches are rebuilt, not misread. */
 export const cacheVersion = 1;

@@ -3,15 +3,15 @@
 // between the noise of two seeds, as one strip.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { nodeDevice } from '../../node/webgpu.ts';
-import { writePng } from '../../node/files.ts';
+import { nodeDevice } from '../webgpu.ts';
+import { writePng } from '../files.ts';
 import { Tensor, keep } from '../../autograd/tensor.ts';
 import { randomNormal } from '../../kernels/random.ts';
 import { addScaled, scale } from '../../kernels/elementwise.ts';
 import { Generator, seedStream } from '../../model/dcgan.ts';
-import { decodeCheckpoint, loadModel } from '../checkpoint.ts';
-import { sampleImages } from '../gan.ts';
-import { imageAt, imageGrid } from '../images.ts';
+import { decodeCheckpoint, loadModel } from '../../train/checkpoint.ts';
+import { sampleImages } from '../../train/gan.ts';
+import { imageAt, imageGrid } from '../../train/images.ts';
 import { numberFlag, parseFlags } from './args.ts';
 import { runMain } from './main.ts';
 import { CHECKPOINT_FILE } from './paths.ts';

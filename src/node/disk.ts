@@ -1,7 +1,6 @@
-// File-system failures told in one line: which file, what went wrong, what to do. Shared by the
-// cache build here and by src/node/files.ts (the run files). It lives in src/train/data, not
-// src/node, because src/train may not import from src/node (STYLE.md: dependencies run one way);
-// src/node/files.ts re-exports it. Node-only, like the rest of the cache: the page never imports it.
+// File-system failures told in one line: which file, what went wrong, what to do; and the checks
+// around a write (free space, the folder, fsync of a folder, a live PID). Shared by the image cache
+// (src/node/data/cache.ts) and the run files (src/node/files.ts).
 import { accessSync, closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, statSync, statfsSync } from 'node:fs';
 import path from 'node:path';
 

@@ -10,11 +10,15 @@
 // The folder layout and the resume rules live here once, so a run started by one trainer continues in the other.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { ensureDir, removeStaleTemps, writeFileAtomic } from '../../node/files.ts';
-import { RunLock } from '../../node/run-lock.ts';
-import { listImages, prepareDataset, BatchLoader, type CacheReport, type ImageCache } from '../data/index.ts';
-import type { TrainingConfig } from '../gan.ts';
-import { decodeCheckpoint, type Checkpoint } from '../checkpoint.ts';
+import { ensureDir } from '../disk.ts';
+import { removeStaleTemps, writeFileAtomic } from '../files.ts';
+import { RunLock } from '../run-lock.ts';
+import { prepareDataset } from '../data/index.ts';
+import { listImages } from '../data/scan.ts';
+import type { CacheReport, ImageCache } from '../data/cache.ts';
+import { BatchLoader } from '../../train/data/loader.ts';
+import type { TrainingConfig } from '../../train/gan.ts';
+import { decodeCheckpoint, type Checkpoint } from '../../train/checkpoint.ts';
 import { DEFAULT_CONFIG, largestActivationPerImage, stridedLayers } from '../../model/dcgan.ts';
 import { numberFlag, parseFlags, type Options } from './args.ts';
 import { CHECKPOINT_FILE } from './paths.ts';

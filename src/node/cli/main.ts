@@ -1,5 +1,5 @@
 // Shared by the command-line entry points: open the GPU, run, print errors as one line, close cleanly.
-import { closeDevice } from '../../node/webgpu.ts';
+import { closeDevice } from '../webgpu.ts';
 import { quittingWith } from './stop-signals.ts';
 
 export async function runMain(main: () => Promise<number | void>): Promise<void> {

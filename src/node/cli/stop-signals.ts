@@ -7,7 +7,7 @@
 // process that started us is gone (our parent PID changes) we stop as for SIGHUP instead of training on,
 // orphaned, into a run folder nobody watches. The npm scripts `exec` node so that npm's own forwarding of
 // SIGINT and SIGTERM reaches this process rather than a shell in between.
-import { closeDevice } from '../../node/webgpu.ts';
+import { closeDevice } from '../webgpu.ts';
 
 export const EXIT_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
 export type StopSignal = keyof typeof EXIT_CODES;
