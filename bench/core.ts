@@ -9,7 +9,7 @@ import * as conv from '../src/kernels/conv.ts';
 import { conv2dOutputShape, convTranspose2dOutputShape, type ConvOptions } from '../src/kernels/conv-shapes.ts';
 import { gpu, sync, type GpuCounters } from '../src/gpu/context.ts';
 import { byKernel, profiler } from '../src/gpu/profiler.ts';
-import { tidy, type Shape, type Tensor } from '../src/autograd/tensor.ts';
+import { sizeOf, tidy, type Shape, type Tensor } from '../src/autograd/tensor.ts';
 import { randomNormal } from '../src/kernels/random.ts';
 import { Conv2d, ConvTranspose2d } from '../src/model/layers.ts';
 import { Discriminator, Generator, seedStream, type DcganConfig } from '../src/model/dcgan.ts';
@@ -122,7 +122,6 @@ export interface BenchResult {
 }
 
 const modelConfig = (o: BenchOptions): DcganConfig => ({ imageSize: o.imageSize, nz: o.nz, ngf: o.ngf, ndf: o.ndf, nc: 3 });
-const sizeOf = (s: Shape) => s.reduce((a, b) => a * b, 1);
 
 /** One conv or transposed-conv layer of the model at a batch size, in its own (not conv) geometry. */
 export interface ConvLayerShape {

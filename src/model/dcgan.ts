@@ -29,7 +29,7 @@ export function seedStream(seed: number): InitSeed {
   return { next: () => mixSeeds(seed, ++i) };
 }
 
-export function generatorLayers(c: DcganConfig, seed: InitSeed): Layer[] {
+function generatorLayers(c: DcganConfig, seed: InitSeed): Layer[] {
   const n = stridedLayers(c.imageSize);
   let channels = c.ngf * 2 ** (n - 1);
   const layers: Layer[] = [
@@ -45,7 +45,7 @@ export function generatorLayers(c: DcganConfig, seed: InitSeed): Layer[] {
   return layers;
 }
 
-export function discriminatorLayers(c: DcganConfig, seed: InitSeed): Layer[] {
+function discriminatorLayers(c: DcganConfig, seed: InitSeed): Layer[] {
   const n = stridedLayers(c.imageSize);
   let channels = c.ndf;
   const layers: Layer[] = [new Conv2d(c.nc, channels, 4, { stride: 2, padding: 1 }, seed), new LeakyReLU(0.2)];

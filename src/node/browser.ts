@@ -28,7 +28,7 @@ import { fileURLToPath } from 'node:url';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { createServer, type Plugin, type ViteDevServer } from 'vite';
 
-export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
 /** The Chromium binary: $CHROMIUM_PATH, else /usr/bin/chromium; null when neither exists. */
 export function chromiumPath(): string | null {

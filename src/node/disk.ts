@@ -15,7 +15,7 @@ export class FileError extends Error {
   }
 }
 
-export interface FsErrorDetail {
+interface FsErrorDetail {
   /** For ENOSPC/EDQUOT: the bytes the write needed, shown next to the free space. */
   bytesNeeded?: number;
   /** The flag that picks the folder, named in the remedy (default '--out'). */
@@ -77,7 +77,7 @@ export function fsErrorLine(e: unknown, file: string, doing: string, detail: FsE
 const firstLine = (text: string) => text.split('\n')[0];
 
 /** Free bytes for an unprivileged writer on the file system holding `file` (or its nearest existing folder). */
-export function freeBytes(file: string): number | undefined {
+function freeBytes(file: string): number | undefined {
   try {
     const info = statfsSync(nearestExisting(file));
     return Number(info.bavail) * Number(info.bsize);
@@ -87,7 +87,7 @@ export function freeBytes(file: string): number | undefined {
 }
 
 /** `file` itself if it exists, else the closest folder above it that does. */
-export function nearestExisting(file: string): string {
+function nearestExisting(file: string): string {
   let current = path.resolve(file);
   while (!existsSync(current) && path.dirname(current) !== current) current = path.dirname(current);
   return current;

@@ -2,7 +2,7 @@
 // On a terminal it redraws one line in place with `\r`; when the output is a file or a CI log,
 // where `\r` would pile up thousands of fragments, it prints a plain line every few seconds.
 
-export interface ProgressBarOptions {
+interface ProgressBarOptions {
   total: number;
   label: string;
   /** What one step is, for the rate: 'img' gives "312 img/s". */
@@ -91,7 +91,7 @@ export class ProgressBar {
 }
 
 /** 75 → "1:15", 3725 → "1:02:05". */
-export function formatDuration(totalSeconds: number): string {
+function formatDuration(totalSeconds: number): string {
   const seconds = Math.max(0, Math.round(totalSeconds));
   const h = Math.floor(seconds / 3600);
   const m = Math.floor((seconds % 3600) / 60);

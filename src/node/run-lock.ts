@@ -6,7 +6,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, rmSync, statSync, writeSy
 import os from 'node:os';
 import path from 'node:path';
 
-export const LOCK_FILE = 'lock';
+const LOCK_FILE = 'lock';
 
 interface LockOwner {
   pid: number;

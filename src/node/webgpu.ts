@@ -6,7 +6,7 @@ import { create, globals } from 'webgpu';
 import { adapterLine, describeAdapter, requestDeviceFrom, type AdapterDescription } from '../gpu/device.ts';
 import { useDevice } from '../gpu/context.ts';
 
-export const SOFTWARE_DRIVERS = [
+const SOFTWARE_DRIVERS = [
   '/usr/share/vulkan/icd.d/lvp_icd.json',
   '/usr/lib/chromium/vk_swiftshader_icd.json',
 ];

@@ -1,7 +1,7 @@
 // CPU reference for shaders/activations.wgsl: float64 loops, the specification the kernels are checked against.
 // Backward functions return dL/dx given the forward input x (or output y) and dL/dy.
 
-export type Vec = Float64Array;
+type Vec = Float64Array;
 const map = (a: Vec, f: (v: number, i: number) => number): Vec => a.map(f);
 
 export const reluForward = (x: Vec) => map(x, (v) => Math.max(v, 0));

@@ -2,9 +2,9 @@
 // Per channel c, with m = N·H·W:  xhat = (x − mean_c) invStd_c,  invStd_c = 1/sqrt(var_c + eps),
 // y = gamma_c xhat + beta_c.
 
-export type Vec = Float64Array;
-export type Shape = readonly number[];
-export interface BatchNormOptions { eps: number; momentum: number }
+type Vec = Float64Array;
+type Shape = readonly number[];
+interface BatchNormOptions { eps: number; momentum: number }
 
 /** Calls f(c, i) for every flat NCHW index i of channel c. */
 function forEachElement(xShape: Shape, f: (c: number, i: number) => void): void {

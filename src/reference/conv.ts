@@ -13,7 +13,7 @@
 // (dy·w summed into x is exactly that stamping, which is why conv's input gradient is the transposed conv.)
 import { conv2dOutputShape, convTranspose2dOutputShape, type ConvOptions } from '../kernels/conv-shapes.ts';
 
-export type Vec = Float64Array;
+type Vec = Float64Array;
 type Shape = readonly number[];
 
 /**

@@ -19,7 +19,7 @@ export interface ReferenceLayerSpec {
   tensors: Record<string, { data: Vec; shape: Shape }>;
 }
 
-export class ReferenceLayer {
+class ReferenceLayer {
   readonly grads: Record<string, Vec> = {};
   private x: Vec = new Float64Array();
   private xShape: Shape = [];

@@ -1,7 +1,7 @@
 // CPU reference for shaders/loss.wgsl: binary cross-entropy with mean reduction, float64 loops.
 // x: logits or probabilities p; y: targets of the same length; results are the mean loss or dL/dx.
 
-export type Vec = Float64Array;
+type Vec = Float64Array;
 
 function sameLength(op: string, a: Vec, b: Vec): number {
   if (a.length !== b.length) throw new Error(`${op}: ${a.length} inputs vs ${b.length} targets`);

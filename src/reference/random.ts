@@ -2,7 +2,7 @@
 // standing in for WGSL's wrapping u32 arithmetic; only the final log and cos are float64 here.
 
 /** PCG hash (Jarzynski & Olano 2020) on a u32 */
-export function pcgHash(input: number): number {
+function pcgHash(input: number): number {
   const state = (Math.imul(input >>> 0, 747796405) + 2891336453) >>> 0;
   const word = Math.imul(((state >>> ((state >>> 28) + 4)) ^ state) >>> 0, 277803737) >>> 0;
   return ((word >>> 22) ^ word) >>> 0;
@@ -12,7 +12,7 @@ export function pcgHash(input: number): number {
 const toUnit = (h: number): number => ((h >>> 8) + 1) / 16777216;
 
 /** The uniforms (u1, u2) of element i for `seed`, exactly as the kernel makes them. */
-export function uniformPair(seed: number, i: number): [number, number] {
+function uniformPair(seed: number, i: number): [number, number] {
   const key = pcgHash((seed + 0x9e3779b9) >>> 0);
   return [toUnit(pcgHash((key ^ pcgHash((2 * i) >>> 0)) >>> 0)), toUnit(pcgHash((key ^ pcgHash((2 * i + 1) >>> 0)) >>> 0))];
 }

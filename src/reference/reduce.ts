@@ -1,6 +1,6 @@
 // CPU reference for shaders/reduce.wgsl: float64 loops.
 
-export type Vec = Float64Array;
+type Vec = Float64Array;
 
 /** y = Σ_i x_i, returned as a length-1 array like the GPU's [1] tensor */
 export function sum(x: Vec): Vec {

@@ -6,11 +6,10 @@
 import type { Tensor } from '../autograd/tensor.ts';
 import { BatchNorm2d, type Sequential } from '../model/layers.ts';
 import type { Adam } from '../optim/adam.ts';
-import type { DcganConfig } from '../model/dcgan.ts';
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from './safetensors.ts';
 import type { GanTraining, TrainingConfig } from './gan.ts';
 
-export const CHECKPOINT_FORMAT = 'webgpu-dcgan/1';
+const CHECKPOINT_FORMAT = 'webgpu-dcgan/1';
 
 /** Where training stands: enough to continue exactly where it stopped. */
 export interface TrainingPosition {
@@ -116,5 +115,3 @@ export function restoreTraining(training: GanTraining, checkpoint: Checkpoint): 
   loadOptimizer(checkpoint, 'optD', training.discriminator, training.optimizerD, JSON.parse(checkpoint.metadata.optD_steps));
   training.iteration = checkpoint.iteration;
 }
-
-export type { DcganConfig };

@@ -33,7 +33,7 @@ export interface StepStats {
 }
 
 /** A seed per (run seed, iteration): the noise of iteration i is the same in a resumed run. */
-export const iterationSeed = (seed: number, iteration: number): number => mixSeeds(seed, iteration);
+const iterationSeed = (seed: number, iteration: number): number => mixSeeds(seed, iteration);
 
 export class GanTraining {
   readonly generator: Generator;

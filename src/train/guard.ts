@@ -15,11 +15,11 @@ import type { StepStats } from './gan.ts';
 
 export class DivergenceError extends Error {}
 
-export const ABSURD_LOSS_D = 20;
-export const ABSURD_LOSS_G = 50;
+const ABSURD_LOSS_D = 20;
+const ABSURD_LOSS_G = 50;
 
 /** Why one iteration looks diverged, or null when it looks healthy. */
-export function divergenceSign({ lossD, lossG }: StepStats): string | null {
+function divergenceSign({ lossD, lossG }: StepStats): string | null {
   if (!Number.isFinite(lossD) || !Number.isFinite(lossG)) return 'a loss is not finite';
   if (lossD > ABSURD_LOSS_D || lossG > ABSURD_LOSS_G) return `absurd losses (Loss_D > ${ABSURD_LOSS_D} or Loss_G > ${ABSURD_LOSS_G})`;
   if (lossD > 10 && lossG < 0.01) return 'D rates every fake as real';

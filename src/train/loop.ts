@@ -53,7 +53,7 @@ export interface TrainingHost {
   onEpochEnd?(epoch: number): void;
 }
 
-export interface LoopOptions {
+interface LoopOptions {
   epochs: number;
   /** stop with a checkpoint once this many iterations are done in total (Infinity: no limit) */
   maxIters: number;

@@ -4,7 +4,7 @@
 
 export type SafeTensor = { dtype: 'F32'; shape: number[]; data: Float32Array } | { dtype: 'I64'; shape: number[]; data: BigInt64Array };
 
-export interface SafeTensorsFile {
+interface SafeTensorsFile {
   tensors: Map<string, SafeTensor>;
   metadata: Record<string, string>;
 }

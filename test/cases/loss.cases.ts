@@ -3,7 +3,7 @@
 import * as gpu from '../../src/kernels/loss.ts';
 import * as ref from '../../src/reference/loss.ts';
 import { bce, bceWithLogits } from '../../src/autograd/loss.ts';
-import { tidy, type Shape } from '../../src/autograd/tensor.ts';
+import { sizeOf, tidy, type Shape } from '../../src/autograd/tensor.ts';
 import { assertClose, download, randomArray, rng, upload, type OpCase } from '../support/check.ts';
 
 /** float32-rounded copies, so the reference sees exactly the values the GPU gets (it matters near the clamps) */
@@ -57,7 +57,6 @@ function lossCase(name: string, shape: Shape, make: () => LossData, elementwise 
   };
 }
 
-const sizeOf = (shape: Shape) => shape.reduce((a, b) => a * b, 1);
 const shapes: Shape[] = [[1], [7], [2, 3, 5], [64, 1, 1, 1], [300], [1000, 1, 1, 1]];
 
 export const lossCases: OpCase[] = [

@@ -23,7 +23,7 @@ import { DEFAULT_CONFIG, largestActivationPerImage, stridedLayers } from '../../
 import { numberFlag, parseFlags, type Options } from './args.ts';
 import { CHECKPOINT_FILE } from './paths.ts';
 
-export const TRAIN_FLAGS = {
+const TRAIN_FLAGS = {
   data: { type: 'string' }, match: { type: 'string' }, out: { type: 'string' }, resume: { type: 'string' },
   epochs: { type: 'string' }, 'batch-size': { type: 'string' }, 'image-size': { type: 'string' },
   ngf: { type: 'string' }, ndf: { type: 'string' }, nz: { type: 'string' }, lr: { type: 'string' },
@@ -45,7 +45,7 @@ export const RESUME_USAGE = `--resume RUN [--epochs N] [--max-iters N] [--lr X] 
 const FIXED_ON_RESUME = ['image-size', 'ngf', 'ndf', 'nz', 'batch-size', 'seed', 'match', 'out'] as const;
 
 /** What a run needs besides the training config; saved in RUN/run.json so --resume needs no other flags. */
-export interface RunSettings {
+interface RunSettings {
   dataDir: string;
   match?: string;
   epochs: number;
@@ -61,7 +61,7 @@ export interface RunSettings {
 const DEFAULT_SETTINGS = { epochs: 25, sampleEvery: 100, patience: 50, checkpointEvery: 10, keepEpochs: false };
 
 /** A run whose flags are checked and whose resume state is read; nothing is written yet. */
-export interface RunPlan {
+interface RunPlan {
   runDir: string;
   config: TrainingConfig;
   settings: RunSettings;
@@ -85,7 +85,7 @@ export interface PreparedRun extends RunPlan {
   lock: RunLock;
 }
 
-export type Flags = Record<string, string | boolean | undefined>;
+type Flags = Record<string, string | boolean | undefined>;
 
 /** Parse the trainer flags (plus `extra`); null when --help was given and the usage printed. */
 export function parseTrainFlags(argv: string[], usage: string, extra: Options = {}): Flags | null {
@@ -192,7 +192,7 @@ export function planRun(flags: Flags, usage: string, script: 'train' | 'train:ch
 }
 
 /** The limits of an adapter that bound one tensor (a storage binding, and any buffer). */
-export type BufferLimits = Pick<GPUSupportedLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize'>;
+type BufferLimits = Pick<GPUSupportedLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize'>;
 
 /**
  * Refuse a batch whose largest tensor cannot be one buffer on this adapter, before any photo is decoded.
@@ -261,7 +261,7 @@ export async function prepareRun(plan: RunPlan): Promise<PreparedRun> {
  * stopped without saving them, and the resumed run trains them again. A torn last line (a crash in the
  * middle of an append) is dropped too.
  */
-export function cutLog(logFile: string, iteration: number): number {
+function cutLog(logFile: string, iteration: number): number {
   if (!existsSync(logFile)) return 0;
   const lines = readFileSync(logFile, 'utf8').split('\n').filter((l) => l.trim() !== '');
   const kept = lines.filter((line) => {

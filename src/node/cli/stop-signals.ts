@@ -9,8 +9,8 @@
 // SIGINT and SIGTERM reaches this process rather than a shell in between.
 import { closeDevice } from '../webgpu.ts';
 
-export const EXIT_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
-export type StopSignal = keyof typeof EXIT_CODES;
+const EXIT_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+type StopSignal = keyof typeof EXIT_CODES;
 
 /** The exit code of a stop that quits at once (a second signal): runMain exits with it, whatever failed meanwhile. */
 export let quittingWith: number | null = null;

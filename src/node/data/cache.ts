@@ -16,7 +16,7 @@ import { decodeSquare, flattenBackground } from './decode.ts';
 import { FileError, ensureDir, errnoCode, fsErrorLine, fsyncFolder, processIsAlive } from '../disk.ts';
 
 /** Bumped whenever the layout or the decoding changes, so old caches are rebuilt, not misread. */
-export const cacheVersion = 1;
+const cacheVersion = 1;
 const cacheFormat = 'dcgan-uint8-image-cache';
 const headerBytes = 4096;
 /** Photos decoded at once: enough to keep both cores busy while one image waits on the disk. */
@@ -24,7 +24,7 @@ const decodeConcurrency = 4;
 /** Decoded images gathered before one write (at 64 px, 64 × 12 KiB ≈ 0.8 MB). */
 const imagesPerWrite = 64;
 
-export interface CacheHeader {
+interface CacheHeader {
   format: typeof cacheFormat;
   version: number;
   imageSize: number;
@@ -38,7 +38,7 @@ export interface CacheHeader {
   createdAt: string;
 }
 
-export interface SkippedFile {
+interface SkippedFile {
   file: string;
   reason: string;
 }
@@ -61,7 +61,7 @@ export interface CacheReport {
   createdAt: string;
 }
 
-export interface BuildCacheOptions {
+interface BuildCacheOptions {
   files: string[];
   size: number;
   cacheFile: string;
@@ -250,7 +250,7 @@ export class ImageCache {
 
 export const openCache = (cacheFile: string): Promise<ImageCache> => ImageCache.open(cacheFile);
 
-export const reportFileFor = (cacheFile: string): string => `${cacheFile}.report.json`;
+const reportFileFor = (cacheFile: string): string => `${cacheFile}.report.json`;
 
 /** Identity of the inputs: if any photo is added, removed, or touched, or the decoding changes, the hash changes. */
 async function hashSources(sortedFiles: string[], size: number): Promise<string> {

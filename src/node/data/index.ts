@@ -10,7 +10,7 @@ import { buildCache, openCache, type CacheReport, type ImageCache } from './cach
 import { ProgressBar } from '../progress.ts';
 import { listImages } from './scan.ts';
 
-export interface PrepareDatasetOptions {
+interface PrepareDatasetOptions {
   dataDir: string;
   /** Glob on the file name (`*`, `?`), e.g. 'dog.*'. */
   match?: string;
@@ -41,7 +41,7 @@ export async function prepareDataset({
 }
 
 /** One line for the log: what was cached, where, and what was left out and why (first few). */
-export function summaryLine(report: CacheReport): string {
+function summaryLine(report: CacheReport): string {
   const action = report.reused ? 'reusing' : 'built';
   const skipped = report.skipped.length === 0 ? '' : `, ${report.skipped.length} skipped (see ${report.reportFile})`;
   return `dataset: ${action} ${report.count} images of ${report.imageSize}px in ${report.cacheFile}${skipped}`;
@@ -55,7 +55,7 @@ const skippedShown = 5;
  * the report file holds: the terminal is where a user looks, not a JSON file in a cache folder.
  * Paths are relative to the data folder when inside it, since that is the name the user typed.
  */
-export function skippedLines(report: CacheReport, dataDir: string): string[] {
+function skippedLines(report: CacheReport, dataDir: string): string[] {
   const folder = path.resolve(dataDir);
   const shown = report.skipped.slice(0, skippedShown).map(({ file, reason }) => {
     const relative = path.relative(folder, file);
@@ -67,7 +67,7 @@ export function skippedLines(report: CacheReport, dataDir: string): string[] {
 }
 
 /** $XDG_CACHE_HOME/webgpu-dcgan, else ~/.cache/webgpu-dcgan. */
-export function defaultCacheDir(): string {
+function defaultCacheDir(): string {
   const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
   return path.join(base, 'webgpu-dcgan');
 }

@@ -19,7 +19,7 @@ export interface ImageSource {
   readImages(indices: ArrayLike<number>, target?: Uint8Array): Promise<Uint8Array>;
 }
 
-export interface BatchLoaderOptions {
+interface BatchLoaderOptions {
   batchSize: number;
   seed: number;
   /**
