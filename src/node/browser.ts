@@ -105,6 +105,7 @@ export async function startServer(
     // Middleware mode on our own HTTP server: a Vite that listens itself also installs a SIGTERM handler
     // and a stdin 'end' handler that close the server and exit the process, which would end a trainer
     // before it could save (train:chrome handles its stop signals itself: src/node/cli/stop-signals.ts).
+    http = createHttpServer();
     server = await createServer({
       root: REPO_ROOT,
       configFile: false,
@@ -112,12 +113,15 @@ export async function startServer(
       logLevel: 'warn',
       clearScreen: false,
       appType: 'mpa',
-      server: { middlewareMode: true, hmr: false },
+      // Vite's client in the page talks to its WebSocket: on our own server (a separate port, 24678 by
+      // default, collides between two servers: the page then fails). No file watching, so no edit made
+      // while a page trains ever reloads it.
+      server: { middlewareMode: true, hmr: { server: http }, watch: null },
       // Pre-bundle the page's dependencies up front: a dependency discovered later makes Vite reload the page.
       optimizeDeps: { entries },
       plugins,
     });
-    http = createHttpServer(server.middlewares);
+    http.on('request', server.middlewares);
     const port = await freePort();
     await new Promise<void>((done, fail) => http!.once('error', fail).listen(port, '127.0.0.1', done));
     return { server, origin: `http://127.0.0.1:${port}`, close };
