@@ -5,8 +5,8 @@
 //   --batch 8,16          batch sizes                    --image-size 64    --ngf 64 --ndf 64 --nz 100
 //   --kernels conv,iteration,ceilings,peer (sections; default ceilings,conv,iteration)
 //   --layers G.main.0,D.main.11  only these conv layers in the conv section (default: all)
-//   --variants simple,gemm  conv versions the conv section times (the simple weight gradient of a 64x64,
-//                         ngf 64 model takes minutes on a CPU adapter: --variants gemm skips it)
+//   --variants simple,fast  conv versions the conv section times (the simple weight gradient of a 64x64,
+//                         ngf 64 model takes minutes on a CPU adapter: --variants fast skips it)
 //   --repeat 5            timed calls per measurement    --peer-repeat 1    timed TF.js iterations
 //   --sgemm-size 1024     --copy-mb 64                   --json FILE        --browser
 //   --timeout-min 60      (browser only) how long the page may run

@@ -7,7 +7,7 @@
 //    this cannot reach 50% (DCGAN's 1-logit layer at small batches).
 // No Node imports: the browser bench runs this file too.
 import code from './sgemm.wgsl?raw';
-import tilesCode from '../shaders/gemm_tiles.wgsl?raw';
+import tilesCode from '../shaders/shared/gemm_tiles.wgsl?raw';
 import { Kernel } from '../src/gpu/kernel.ts';
 import { gpu } from '../src/gpu/context.ts';
 import { Tensor, tidy } from '../src/autograd/tensor.ts';

@@ -48,7 +48,7 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   nz: 100,
   sections: ['ceilings', 'conv', 'iteration'],
   layers: [],
-  variants: ['simple', 'gemm'],
+  variants: ['simple', 'fast'],
   repeat: 5,
   peerRepeat: 1,
   sgemmSize: 1024,
@@ -162,7 +162,7 @@ export function convLayerShapes(config: DcganConfig, batch: number): ConvLayerSh
 }
 
 /** The versions src/kernels/conv.ts can be forced to use (its `variant` argument); 'auto' picks one per shape. */
-export const CONV_VARIANTS: conv.ConvVariant[] = ['simple', 'gemm'];
+export const CONV_VARIANTS: conv.ConvVariant[] = ['simple', 'fast'];
 
 /** The three passes of one layer through the launchers of src/kernels/conv.ts; no variant = the launcher's own choice. */
 function passes(l: ConvLayerShape, x: Tensor, w: Tensor, dy: Tensor, variant?: conv.ConvVariant): [Pass, () => void][] {

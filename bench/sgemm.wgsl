@@ -1,5 +1,5 @@
 // The compute ceiling for the benchmark: C = A · B, row-major, A [m, k], B [k, n], C [m, n], float32.
-// The tiled multiply of the fast conv kernels (shaders/gemm_tiles.wgsl, put in front of this file by
+// The tiled multiply of the fast conv kernels (shaders/shared/gemm_tiles.wgsl, put in front of this file by
 // bench/ceilings.ts, at TILE = 128) without the im2col indexing, so a conv pass's figure next to this one
 // shows what its address math and shape cost:
 //  - each workgroup of 256 threads owns a 128x128 tile of C and walks k in steps of 16;

@@ -8,38 +8,38 @@ struct Params { n: u32, slope: f32 }
 @group(0) @binding(2) var<storage, read> grad_y: array<f32>;   // dL/dy
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
-fn index(gid: vec3<u32>, groups: vec3<u32>) -> u32 { return gid.x + gid.y * groups.x * 256u; }
+// #include "shared/grid.wgsl"
 
 // y = max(x, 0)
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn relu_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = index(gid, groups);
   if (i < params.n) { out[i] = max(x[i], 0.0); }
 }
 
 // dx = dy * [x > 0]   (the subgradient at 0 is taken as 0, as PyTorch does)
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn relu_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = index(gid, groups);
   if (i < params.n) { out[i] = select(0.0, grad_y[i], x[i] > 0.0); }
 }
 
 // y = x for x > 0, slope * x otherwise
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn leaky_relu_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = index(gid, groups);
   if (i < params.n) { let v = x[i]; out[i] = select(params.slope * v, v, v > 0.0); }
 }
 
 // dx = dy * (x > 0 ? 1 : slope)
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn leaky_relu_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = index(gid, groups);
   if (i < params.n) { out[i] = select(params.slope * grad_y[i], grad_y[i], x[i] > 0.0); }
 }
 
 // y = tanh(x), written as 1 - 2 / (exp(2x) + 1) with x clamped so exp cannot overflow (tanh(±10) = ±1 in f32)
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn tanh_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = index(gid, groups);
   if (i < params.n) {
@@ -49,14 +49,14 @@ fn tanh_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 }
 
 // dx = dy * (1 - y^2); here the binding `x` holds the forward OUTPUT y
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn tanh_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = index(gid, groups);
   if (i < params.n) { let y = x[i]; out[i] = grad_y[i] * (1.0 - y * y); }
 }
 
 // y = 1 / (1 + exp(-x)), evaluated on the side where exp cannot overflow
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn sigmoid_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = index(gid, groups);
   if (i < params.n) {
@@ -67,7 +67,7 @@ fn sigmoid_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
 }
 
 // dx = dy * y * (1 - y); here the binding `x` holds the forward OUTPUT y
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn sigmoid_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = index(gid, groups);
   if (i < params.n) { let y = x[i]; out[i] = grad_y[i] * y * (1.0 - y); }

@@ -12,10 +12,10 @@
 // large GPU idle); REDUCE = 64 threads each add a strided slice of the chunk, the partial sums are added up
 // in workgroup memory, and each chunk writes its result to `partials`. Stage 2, one thread per channel,
 // merges the chunks; a channel in one chunk is finished by stage 1 (no second dispatch).
-// Why 64 threads and not 256: a CPU adapter runs a workgroup's invocations in turn, and with DCGAN's small
-// late layers (4x4 maps: 128 values per channel at batch 8) most of 256 invocations had one value or none
-// to add. With 64, the two stage-1 kernels ran 3x faster on lavapipe and 6x on SwiftShader (bench/RESULTS.md);
-// a GPU still gets chunks x C workgroups of them.
+// Why 64 threads and not WORKGROUP_SIZE: a CPU adapter runs a workgroup's invocations in turn, and
+// with DCGAN's small late layers (4x4 maps: 128 values per channel at batch 8) most of 256 invocations
+// would have one value or none to add; a GPU still gets chunks x C workgroups of them (measured: the
+// History of bench/RESULTS.md).
 
 struct Params { batch: u32, channels: u32, spatial: u32, eps: f32, momentum: f32, chunks: u32, chunk_size: u32, slope: f32 }
 @group(0) @binding(0) var<uniform> params: Params;
@@ -47,7 +47,7 @@ fn chunk_range(chunk: u32) -> vec2<u32> {
 }
 fn partial_index(c: u32, chunk: u32) -> u32 { return (c * params.chunks + chunk) * 2u; }
 
-fn index(gid: vec3<u32>, groups: vec3<u32>) -> u32 { return gid.x + gid.y * groups.x * 256u; }
+// #include "shared/grid.wgsl"
 
 /** The flat NCHW index of the j-th of channel c's m values (j runs over n, then h·w). */
 fn channel_element(c: u32, j: u32) -> u32 {
@@ -115,7 +115,7 @@ fn batchnorm_chunk_statistics(@builtin(workgroup_id) wid: vec3<u32>, @builtin(lo
 // Stage 2, one thread per channel: the chunks merged (Chan et al.'s pairwise rule, exact in exact arithmetic
 // and free of the cancellation of Σx² − m·mean²):
 //   mean_c = Σ n_i mean_i / m,   M2 = Σ M2_i + n_i (mean_i − mean_c)²
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn batchnorm_merge_statistics(@builtin(global_invocation_id) gid: vec3<u32>) {
   let c = gid.x;
   if (c >= params.channels) { return; }
@@ -151,7 +151,7 @@ fn write_statistics(c: u32, mu: f32, m2: f32) {
 }
 
 // Evaluation statistics, one thread per channel: inv_std_c = 1/sqrt(running_var_c + eps)
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn batchnorm_running_inv_std(@builtin(global_invocation_id) gid: vec3<u32>) {
   let c = gid.x;
   if (c < params.channels) { inv_std[c] = 1.0 / sqrt(running_var[c] + params.eps); }
@@ -159,7 +159,7 @@ fn batchnorm_running_inv_std(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 // out = act(gamma_c (x − mean_c) inv_std_c + beta_c), one thread per element (training: batch stats;
 // eval: running)
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn batchnorm_normalize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = index(gid, groups);
   if (i < params.batch * params.channels * params.spatial) {
@@ -201,7 +201,7 @@ fn batchnorm_chunk_parameter_gradients(@builtin(workgroup_id) wid: vec3<u32>, @b
 }
 
 // Stage 2, one thread per channel: the chunks' shares added.
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn batchnorm_merge_parameter_gradients(@builtin(global_invocation_id) gid: vec3<u32>) {
   let c = gid.x;
   if (c >= params.channels) { return; }
@@ -222,7 +222,7 @@ fn batchnorm_merge_parameter_gradients(@builtin(global_invocation_id) gid: vec3<
 //   dL/dx_i = Σ_j dxhat_j ∂xhat_j/∂x_i = gamma r / m · (m dy_i − Σ dy − xhat_i Σ dy·xhat)
 //           = gamma r / m · (m dy_i − dbeta − xhat_i dgamma)
 // grad_beta and grad_gamma must hold batchnorm_merge_parameter_gradients' results.
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn batchnorm_backward_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = index(gid, groups);
   if (i < params.batch * params.channels * params.spatial) {
@@ -236,7 +236,7 @@ fn batchnorm_backward_input(@builtin(global_invocation_id) gid: vec3<u32>, @buil
 
 // Eval-mode input gradient: the running statistics are constants, so y is affine in x and
 //   dL/dx_i = gamma_c inv_std_c dy_i
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn batchnorm_eval_backward_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = index(gid, groups);
   if (i < params.batch * params.channels * params.spatial) {

@@ -1,29 +1,15 @@
-// 2-D convolution (cross-correlation, as PyTorch's conv2d), NCHW, and its gradients. Transposed conv
+// 2-D convolution (cross-correlation, as PyTorch's conv2d), NCHW, and its gradients: the simple versions,
+// one thread per output element (gather, no atomics), or one workgroup per reduced output. Transposed conv
 // uses these same kernels: it is the adjoint of conv, so
 //   convTranspose2d forward          = conv2d_backward_input  (weight [C_in, C_out, KH, KW] read as conv's [O, C, KH, KW])
 //   convTranspose2d input gradient   = conv2d_forward          (no bias)
 //   convTranspose2d weight gradient  = conv2d_backward_weight with the roles of x and dy swapped
-// so every size below is the geometry of a conv y = conv2d(x, w):
-//   x [batch, in_channels, in_height, in_width], w [out_channels, in_channels, kernel_height, kernel_width],
-//   y [batch, out_channels, out_height, out_width],
-//   y[n,o,oy,ox] = b[o] + Σ_{c,i,j} w[o,c,i,j] · x[n, c, oy·s − p + i, ox·s − p + j]   (x is 0 outside the image)
-// Simple kernels: one thread per output element (gather, no atomics), or one workgroup per reduced output.
+// so every size below is the geometry of a conv y = conv2d(x, w), as shaders/shared/conv_geometry.wgsl
+// declares it with the buffers. The fast versions: shaders/conv2d_gemm.wgsl, conv2d_skinny.wgsl, conv2d_dense.wgsl.
 
-struct Params {
-  batch: u32, in_channels: u32, in_height: u32, in_width: u32,
-  out_channels: u32, out_height: u32, out_width: u32,
-  kernel_height: u32, kernel_width: u32, stride: u32, padding: u32,
-  has_bias: u32,  // 1: add bias (conv2d_forward: bias [out_channels]; conv2d_backward_input: bias [in_channels])
-  count: u32,     // how many outputs this dispatch writes
-}
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;       // conv input [N, C, H, W]
-@group(0) @binding(2) var<storage, read> weight: array<f32>;  // [O, C, KH, KW]
-@group(0) @binding(3) var<storage, read> bias: array<f32>;    // read only when has_bias = 1 (else any buffer is bound)
-@group(0) @binding(4) var<storage, read> grad_y: array<f32>;  // dL/dy [N, O, OH, OW]
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
-
-fn index(gid: vec3<u32>, groups: vec3<u32>) -> u32 { return gid.x + gid.y * groups.x * 256u; }
+// #include "shared/conv_geometry.wgsl"
+// #include "shared/grid.wgsl"
+// #include "shared/tree_sum.wgsl"
 
 // Flat offsets into the three NCHW / OCHW arrays.
 fn x_at(n: u32, c: u32, iy: u32, ix: u32) -> u32 {
@@ -43,7 +29,7 @@ fn tap(out_pos: u32, k: u32, size: u32) -> i32 {
 }
 
 // y[n,o,oy,ox] = b[o] + Σ_{c,i,j} w[o,c,i,j] · x[n, c, oy·s − p + i, ox·s − p + j]
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn conv2d_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let e = index(gid, groups);
   if (e >= params.count) { return; }
@@ -70,7 +56,7 @@ fn conv2d_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
 // dx[n,c,iy,ix] = Σ_{o,i,j : iy = oy·s − p + i, ix = ox·s − p + j} dy[n,o,oy,ox] · w[o,c,i,j]   (+ b[c] if has_bias)
 // i.e. the transposed conv of dy with w, gathered: each x element finds the (oy, ox) whose taps land on it,
 // oy = (iy + p − i) / s when that divides exactly and 0 ≤ oy < OH.
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn conv2d_backward_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let e = index(gid, groups);
   if (e >= params.count) { return; }
@@ -97,21 +83,11 @@ fn conv2d_backward_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin
   out[e] = sum;
 }
 
-// Reductions: one workgroup per output, 256 threads stride over the summed terms, then a tree sum in shared memory.
-var<workgroup> partial: array<f32, 256>;
-
-fn tree_sum(t: u32, value: f32) -> f32 {
-  partial[t] = value;
-  workgroupBarrier();
-  for (var half = 128u; half > 0u; half /= 2u) {
-    if (t < half) { partial[t] += partial[t + half]; }
-    workgroupBarrier();
-  }
-  return partial[0];
-}
+// Reductions: one workgroup per output, WORKGROUP_SIZE threads stride over the summed terms, then a tree sum
+// in workgroup memory (shaders/shared/tree_sum.wgsl).
 
 // dw[o,c,i,j] = Σ_{n,oy,ox} dy[n,o,oy,ox] · x[n, c, oy·s − p + i, ox·s − p + j]   (one workgroup per weight)
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn conv2d_backward_weight(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
                           @builtin(num_workgroups) groups: vec3<u32>) {
   let e = wid.x + wid.y * groups.x;  // which weight (uniform across the workgroup)
@@ -123,7 +99,7 @@ fn conv2d_backward_weight(@builtin(local_invocation_id) lid: vec3<u32>, @builtin
   let plane = params.out_height * params.out_width;
   var sum = 0.0;
   if (valid) {
-    for (var r = lid.x; r < params.batch * plane; r += 256u) {
+    for (var r = lid.x; r < params.batch * plane; r += WORKGROUP_SIZE) {
       let n = r / plane;
       let oy = (r % plane) / params.out_width;
       let ox = r % params.out_width;
@@ -137,7 +113,7 @@ fn conv2d_backward_weight(@builtin(local_invocation_id) lid: vec3<u32>, @builtin
 }
 
 // db[o] = Σ_{n,oy,ox} dy[n,o,oy,ox]   (one workgroup per channel; sizes from out_channels, out_height, out_width)
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn conv2d_backward_bias(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
                         @builtin(num_workgroups) groups: vec3<u32>) {
   let o = wid.x + wid.y * groups.x;
@@ -145,7 +121,7 @@ fn conv2d_backward_bias(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(w
   let plane = params.out_height * params.out_width;
   var sum = 0.0;
   if (valid) {
-    for (var r = lid.x; r < params.batch * plane; r += 256u) {
+    for (var r = lid.x; r < params.batch * plane; r += WORKGROUP_SIZE) {
       sum += grad_y[y_at(r / plane, o, (r % plane) / params.out_width, r % params.out_width)];
     }
   }

@@ -26,8 +26,9 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;  // C, or split: [splits] of C
 
-const ROWS = 8u;      // rows of C per thread (src/kernels/conv-dense.ts sizes grid y by it)
+const ROWS = 8u;      // rows of C per thread = per workgroup (src/kernels/conv-dense.ts sizes grid y by it)
 const THREADS = 64u;  // threads per workgroup, 4 columns each
+const COLUMNS = 4u * THREADS;  // columns of C per workgroup (src/kernels/conv-dense.ts sizes grid x by it)
 
 @compute @workgroup_size(THREADS)
 fn conv2d_dense(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {

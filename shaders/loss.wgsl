@@ -1,7 +1,8 @@
 // Binary cross-entropy with mean reduction, from logits (the stable form) and from probabilities (as
 // PyTorch's BCELoss). The target y has the shape of the input; DCGAN fills it with 1 (real) or 0 (fake).
 // Forward kernels run ONE workgroup: each thread sums a strided slice of the n elements, then a tree
-// reduction in workgroup memory adds the 256 partial sums. The batch is small, so one workgroup is enough.
+// reduction in workgroup memory adds the WORKGROUP_SIZE partial sums (shaders/shared/tree_sum.wgsl). The
+// batch is small, so one workgroup is enough.
 // Backward kernels are one thread per element and read dL/dloss from grad_loss[0].
 
 struct Params { n: u32 }
@@ -11,9 +12,8 @@ struct Params { n: u32 }
 @group(0) @binding(3) var<storage, read> grad_loss: array<f32>;  // dL/dloss, one value
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;  // the loss (one value) or dL/dx
 
-fn index(gid: vec3<u32>, groups: vec3<u32>) -> u32 { return gid.x + gid.y * groups.x * 256u; }
-
-var<workgroup> partial: array<f32, 256>;
+// #include "shared/grid.wgsl"
+// #include "shared/tree_sum.wgsl"
 
 // log(1 + e) accurate for tiny e (1 + e rounds to 1 when e < 2^-24, yet log(1 + e) ≈ e is what we want):
 // with u = 1 + e rounded, log(u) * e / (u - 1) cancels the rounding of u (Goldberg's trick).
@@ -39,28 +39,24 @@ fn bce_element(p: f32, y: f32) -> f32 {
   return -(y * clamped_log(p) + (1.0 - y) * clamped_log(1.0 - p));
 }
 
-// out[0] = partial[0] / n once the workgroup has summed its partial sums; `lid` is the thread's index
-fn reduce_mean(lid: u32) {
-  for (var stride = 128u; stride > 0u; stride = stride / 2u) {
-    workgroupBarrier();
-    if (lid < stride) { partial[lid] = partial[lid] + partial[lid + stride]; }
-  }
-  if (lid == 0u) { out[0] = partial[0] / f32(params.n); }
+// out[0] = (Σ over the workgroup of each thread's `sum`) / n; `lid` is the thread's index
+fn write_mean(lid: u32, sum: f32) {
+  let total = tree_sum(lid, sum);
+  if (lid == 0u) { out[0] = total / f32(params.n); }
 }
 
 // loss = (1/n) Σ ℓ(x_i, y_i), the stable form above
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn bce_with_logits_forward(@builtin(local_invocation_index) lid: u32) {
   var sum = 0.0;
-  for (var i = lid; i < params.n; i = i + 256u) { sum = sum + bce_with_logits_element(x[i], targets[i]); }
-  partial[lid] = sum;
-  reduce_mean(lid);
+  for (var i = lid; i < params.n; i = i + WORKGROUP_SIZE) { sum = sum + bce_with_logits_element(x[i], targets[i]); }
+  write_mean(lid, sum);
 }
 
 // dL/dx_i = (σ(x_i) − y_i) / n · dL/dloss. With e = exp(−|x|), σ(x) − y is written without cancellation:
 // for x ≥ 0, σ = 1 − e/(1+e), so σ − y = (1 − y) − e/(1+e); for x < 0, σ = e/(1+e), so σ − y = e/(1+e) − y.
 // (For y = 1 and x = 50 the gradient is −2e-22, not the 0 that 1/(1+e) − 1 rounds to.)
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn bce_with_logits_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = index(gid, groups);
   if (i < params.n) {
@@ -74,18 +70,17 @@ fn bce_with_logits_backward(@builtin(global_invocation_id) gid: vec3<u32>, @buil
 }
 
 // loss = (1/n) Σ ℓ(p_i, y_i), the clamped form above
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn bce_forward(@builtin(local_invocation_index) lid: u32) {
   var sum = 0.0;
-  for (var i = lid; i < params.n; i = i + 256u) { sum = sum + bce_element(x[i], targets[i]); }
-  partial[lid] = sum;
-  reduce_mean(lid);
+  for (var i = lid; i < params.n; i = i + WORKGROUP_SIZE) { sum = sum + bce_element(x[i], targets[i]); }
+  write_mean(lid, sum);
 }
 
 // dL/dp_i = (p_i − y_i) / max((1 − p_i)·p_i, 1e-12) / n · dL/dloss
 // The exact derivative of ℓ is −y/p + (1−y)/(1−p) = (p − y) / (p (1 − p)); bounding the denominator by
 // 1e-12 (rather than differentiating the −100 clamp, which would give 0) is PyTorch's choice, copied here.
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn bce_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = index(gid, groups);
   if (i < params.n) {

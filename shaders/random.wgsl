@@ -14,7 +14,7 @@ struct Params { n: u32 }
 @group(0) @binding(1) var<storage, read> settings: array<f32>;  // [seed low 16 bits, seed high 16 bits, mean, std]
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
-fn index(gid: vec3<u32>, groups: vec3<u32>) -> u32 { return gid.x + gid.y * groups.x * 256u; }
+// #include "shared/grid.wgsl"
 
 // PCG hash (Jarzynski & Olano, "Hash Functions for GPU Rendering", 2020): one LCG step, then a
 // random-shift xorshift and multiply. u32 arithmetic wraps modulo 2^32.
@@ -52,7 +52,7 @@ fn cos_pi(t: f32) -> f32 {
   return sign * x * (1.0 - x2 / 6.0 * (1.0 - x2 / 20.0 * (1.0 - x2 / 42.0 * (1.0 - x2 / 72.0))));
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn random_normal(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = index(gid, groups);
   if (i >= params.n) { return; }

@@ -15,9 +15,11 @@ struct Params {
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
-@compute @workgroup_size(256)
+// #include "shared/grid.wgsl"
+
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn split_k_reduce(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let e = gid.x + gid.y * groups.x * 256u;
+  let e = index(gid, groups);
   if (e >= params.count) { return; }
   var sum = 0.0;
   if (params.has_bias == 1u) { sum = bias[(e / params.plane) % params.channels]; }

@@ -24,7 +24,6 @@ const ENGINE_PENDING = [
   'src/kernels/batchnorm.ts#FusedActivation',
   'src/kernels/conv-gemm.ts#tileFor',
   'src/kernels/conv-gemm.ts#splitK',
-  'src/kernels/conv.ts#convSettings',
   'src/kernels/conv.ts#chooseVariant',
   'src/kernels/conv.ts#ConvOptions',
 ];

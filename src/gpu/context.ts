@@ -1,8 +1,8 @@
 // The engine's one GPU context: the device, a pool of storage buffers, and the command encoder that
 // dispatches are recorded into. Work is submitted in batches (flush). Errors are caught by one pair of
 // error scopes per submitted batch (a scope pair per dispatch cost as much CPU time as the dispatch
-// itself); every bind group and pass is labelled with its kernel and shapes, so Dawn's message for a
-// failure names the dispatch that caused it.
+// itself); every bind group is labelled with its kernel and shapes (so is each pass the profiler times;
+// the other dispatches share one pass), so Dawn's message for a failure names the dispatch that caused it.
 //
 // Uploads and read-backs go through pooled mappable buffers, copied inside the same command encoder as
 // the dispatches: a training step is then one encoder and one submit (its uploads are recorded in order

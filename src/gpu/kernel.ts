@@ -1,9 +1,12 @@
 // A compute kernel = one WGSL entry point. Its bind-group layout and the byte layout of its `params`
 // uniform are read from the WGSL itself with wgsl_reflect, so a launcher binds buffers by the names the
-// shader gives them and no table of binding numbers can drift out of date.
+// shader gives them and no table of binding numbers can drift out of date. The shader's shared pieces
+// (`// #include` lines, ./wgsl-include.ts) are put in first; its workgroup size and constants are read
+// from it too, so a launcher sizes its grid by the numbers the WGSL declares, never by copies of them.
 import { WgslReflect, ResourceType, type FunctionInfo, type TypeInfo } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { computePass, gpu, guarded } from './context.ts';
 import { profiler } from './profiler.ts';
+import { resolveIncludes } from './wgsl-include.ts';
 
 export type Params = Record<string, number>;
 /** A storage binding: anything that owns a GPU buffer (a Tensor) or the buffer itself. */
@@ -16,7 +19,7 @@ interface Compiled {
   uniform: { binding: number; size: number; members: UniformMember[] } | null;
 }
 
-const reflected = new Map<string, WgslReflect>(); // by source text
+const reflected = new Map<string, { code: string; reflection: WgslReflect }>(); // by source text
 const compiled = new WeakMap<GPUDevice, Map<string, Compiled>>();
 const uniformBuffers = new WeakMap<GPUDevice, Map<string, GPUBuffer>>();
 /** Bind groups by the buffers bound, a trie of Maps with one level per binding: no key string to build. */
@@ -27,27 +30,37 @@ const MAX_BIND_GROUPS_PER_KERNEL = 2000;
 export class Kernel {
   /** `file:entry`, plus the override constants when set, e.g. `shaders/conv2d_gemm.wgsl:conv2d_gemm_forward TILE=64`. */
   readonly name: string;
+  /** The WGSL compiled: the shader's text with its `// #include` pieces put in. */
+  readonly code: string;
+  /** Threads per workgroup along x: the entry point's @workgroup_size (WORKGROUP_SIZE for 1-D kernels). */
+  readonly workgroupSize: number;
   private readonly entry: FunctionInfo;
+  private readonly reflection: WgslReflect;
   private bindGroups = new WeakMap<GPUDevice, { root: BindGroupTrie; count: number }>();
 
   /**
-   * `file` is only for messages; `code` is the WGSL text; `entryPoint` one of its @compute functions;
+   * `file` is only for messages; `source` is the WGSL text; `entryPoint` one of its @compute functions;
    * `constants` sets the shader's `override` declarations for this pipeline (one Kernel per setting).
    */
-  constructor(readonly file: string, readonly code: string, readonly entryPoint: string,
+  constructor(readonly file: string, source: string, readonly entryPoint: string,
     readonly constants: Record<string, number> = {}) {
-    let reflection = reflected.get(code);
-    if (!reflection) {
+    let known = reflected.get(source);
+    if (!known) {
+      const code = resolveIncludes(file, source);
       try {
-        reflection = new WgslReflect(code);
+        known = { code, reflection: new WgslReflect(code) };
       } catch (e) {
         throw new Error(`WGSL error in ${file}: ${(e as Error).message}`);
       }
-      reflected.set(code, reflection);
+      reflected.set(source, known);
     }
-    const entry = reflection.entry.compute.find((f) => f.name === entryPoint);
+    this.code = known.code;
+    this.reflection = known.reflection;
+    const entry = this.reflection.entry.compute.find((f) => f.name === entryPoint);
     if (!entry) throw new Error(`WGSL error in ${file}: no @compute entry point named '${entryPoint}'`);
     this.entry = entry;
+    // reflected with the overrides' defaults: a kernel whose size depends on `constants` sizes its own grid
+    this.workgroupSize = Object.keys(constants).length ? NaN : (entry.workgroupSize?.[0] ?? NaN);
     this.name = `${file}:${entryPoint}${Object.entries(constants).map(([k, v]) => ` ${k}=${v}`).join('')}`;
   }
 
@@ -116,6 +129,24 @@ export class Kernel {
   }
 
   /**
+   * Record a dispatch of one thread per element for `threads` elements: ⌈threads / workgroupSize⌉
+   * workgroups, folded into y past the per-dimension limit (the shader's index(), shaders/shared/grid.wgsl).
+   */
+  dispatch1d(buffers: Record<string, Binding>, params: Params, threads: number, what = ''): void {
+    if (!(this.workgroupSize > 0)) throw new Error(`${this.name}: dispatch1d needs a workgroup size fixed in the WGSL`);
+    this.dispatch(buffers, params, foldGrid(Math.ceil(threads / this.workgroupSize)), what);
+  }
+
+  /** The value of a `const` the shader declares, e.g. the pixels per workgroup its launcher sizes the grid by. */
+  constant(name: string): number {
+    const value = this.reflection._constValues.get(name);
+    if (value === undefined || this.reflection.overrides.some((o) => o.name === name)) {
+      throw new Error(`${this.name}: the WGSL declares no const named ${name}`);
+    }
+    return value;
+  }
+
+  /**
    * The bind group of these buffers, made once and reused: creating one costs more CPU time than the
    * rest of a dispatch, and training binds the same pooled buffers to the same kernels every step.
    */
@@ -176,9 +207,8 @@ function uniformBuffer(kernel: string, layout: NonNullable<Compiled['uniform']>,
   return buffer;
 }
 
-/** Workgroups to cover `n` threads of a 1-D kernel, folded into y past the per-dimension limit. */
-export function grid1d(n: number, workgroupSize: number): [number, number] {
-  const groups = Math.ceil(n / workgroupSize);
+/** A 1-D grid of `groups` workgroups, folded into y past the per-dimension limit (x · y ≥ groups). */
+export function foldGrid(groups: number): [number, number] {
   const limit = gpu().device.limits.maxComputeWorkgroupsPerDimension;
   if (groups <= limit) return [groups, 1];
   const x = Math.min(groups, limit);

@@ -10,7 +10,7 @@
 // Dawn may quantise timestamps (Chrome rounds them to 100 µs unless unsafe APIs are allowed): a single
 // short dispatch can read 0 or one quantum, but the sum over many dispatches of one kernel is unbiased,
 // so time many repeats and divide, never a single pass.
-// No Node imports: the browser bench and dashboard use this file unchanged.
+// No Node imports: the browser bench uses this file unchanged.
 import { encoder, flush, gpu } from './context.ts';
 
 /** WebGPU caps a query set at 4096 queries: 2048 passes per set. */

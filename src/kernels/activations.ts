@@ -1,6 +1,6 @@
 // Launchers for shaders/activations.wgsl. Each returns a new tensor; autograd lives in src/autograd/ops.ts.
 import code from '../../shaders/activations.wgsl?raw';
-import { Kernel, grid1d } from '../gpu/kernel.ts';
+import { Kernel } from '../gpu/kernel.ts';
 import { Tensor, shapeText } from '../autograd/tensor.ts';
 import { sameShape } from './elementwise.ts';
 
@@ -19,7 +19,7 @@ const kernels = {
 
 function forward(k: Kernel, x: Tensor, slope = 0): Tensor {
   const out = Tensor.empty(x.shape, k.entryPoint);
-  k.dispatch({ x, out }, { n: x.size, slope }, grid1d(x.size, 256), ` x ${shapeText(x.shape)}`);
+  k.dispatch1d({ x, out }, { n: x.size, slope }, x.size, ` x ${shapeText(x.shape)}`);
   return out;
 }
 
@@ -27,7 +27,7 @@ function forward(k: Kernel, x: Tensor, slope = 0): Tensor {
 function backward(k: Kernel, saved: Tensor, gradY: Tensor, slope = 0): Tensor {
   sameShape(k.entryPoint, saved, gradY);
   const out = Tensor.empty(saved.shape, k.entryPoint);
-  k.dispatch({ x: saved, grad_y: gradY, out }, { n: saved.size, slope }, grid1d(saved.size, 256), ` ${shapeText(saved.shape)}`);
+  k.dispatch1d({ x: saved, grad_y: gradY, out }, { n: saved.size, slope }, saved.size, ` ${shapeText(saved.shape)}`);
   return out;
 }
 

@@ -1,7 +1,7 @@
 // Launcher for shaders/adam.wgsl: one fused, in-place Adam update of a parameter and its two moments.
 // The optimizer (src/optim/adam.ts) writes every parameter's per-step values in one buffer, once per step.
 import code from '../../shaders/adam.wgsl?raw';
-import { Kernel, grid1d } from '../gpu/kernel.ts';
+import { Kernel } from '../gpu/kernel.ts';
 import { Tensor, shapeText } from '../autograd/tensor.ts';
 import { sameShape } from './elementwise.ts';
 
@@ -36,10 +36,10 @@ export function adamUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, st
     throw new Error(`adam: step values of shape ${shapeText(stepValues.shape)} have no pair for slot ${slot}`);
   }
   const { beta1, beta2, eps, weightDecay } = constants;
-  kernel.dispatch(
+  kernel.dispatch1d(
     { param, grad, m, v, step: stepValues },
     { n: param.size, slot, beta1, beta2, eps, weight_decay: weightDecay },
-    grid1d(param.size, 256),
+    param.size,
     ` param ${shapeText(param.shape)}`,
   );
 }

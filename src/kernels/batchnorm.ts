@@ -2,7 +2,7 @@
 // each optionally with the ReLU / LeakyReLU that follows it fused in (`slope`: 1 none, 0 ReLU, else the
 // LeakyReLU's). Autograd lives in src/autograd/batchnorm.ts.
 import code from '../../shaders/batchnorm.wgsl?raw';
-import { Kernel, grid1d } from '../gpu/kernel.ts';
+import { Kernel } from '../gpu/kernel.ts';
 import { Tensor, shapeText } from '../autograd/tensor.ts';
 import { sameShape } from './elementwise.ts';
 
@@ -53,7 +53,7 @@ export interface FusedActivation { output: Tensor; slope: number }
 
 function normalize(x: Tensor, gamma: Tensor, beta: Tensor, mean: Tensor, invStd: Tensor, s: Sizes, slope: number, what: string): Tensor {
   const y = Tensor.empty(x.shape, 'batchnorm y');
-  kernels.normalize.dispatch({ x, gamma, beta, mean, inv_std: invStd, y }, params(s, 0, 0, slope), grid1d(x.size, 256), what);
+  kernels.normalize.dispatch1d({ x, gamma, beta, mean, inv_std: invStd, y }, params(s, 0, 0, slope), x.size, what);
   return y;
 }
 
@@ -76,7 +76,7 @@ export function batchNormTrainForward(
   const partials = Tensor.empty([s.channels, s.chunks, 2], 'batchnorm chunk statistics');
   const statistics = { partials, mean, inv_std: invStd, running_mean: runningMean, running_var: runningVar };
   kernels.chunkStatistics.dispatch({ x, ...statistics }, params(s, eps, momentum), [s.chunks, s.channels], what);
-  if (s.chunks > 1) kernels.mergeStatistics.dispatch(statistics, params(s, eps, momentum), grid1d(s.channels, 256), what);
+  if (s.chunks > 1) kernels.mergeStatistics.dispatch1d(statistics, params(s, eps, momentum), s.channels, what);
   partials.dispose(); // later work that reuses the buffer is recorded after the merge that reads it
   return { y: normalize(x, gamma, beta, mean, invStd, s, slope, what), mean, invStd };
 }
@@ -94,7 +94,7 @@ export function batchNormEvalForward(
 
 function runningInvStd(runningVar: Tensor, s: Sizes, eps: number): Tensor {
   const invStd = Tensor.empty([s.channels], 'batchnorm running invStd');
-  kernels.runningInvStd.dispatch({ running_var: runningVar, inv_std: invStd }, params(s, eps), grid1d(s.channels, 256));
+  kernels.runningInvStd.dispatch1d({ running_var: runningVar, inv_std: invStd }, params(s, eps), s.channels);
   return invStd;
 }
 
@@ -109,7 +109,7 @@ function parameterGradients(x: Tensor, dy: Tensor, mean: Tensor, invStd: Tensor,
   const gradients = { partials, grad_gamma: dgamma, grad_beta: dbeta };
   kernels.chunkParameterGradients.dispatch({ x, grad_y: dy, mean, inv_std: invStd, activated, ...gradients }, params(s, 0, 0, slope),
     [s.chunks, s.channels], what);
-  if (s.chunks > 1) kernels.mergeParameterGradients.dispatch(gradients, params(s), grid1d(s.channels, 256), what);
+  if (s.chunks > 1) kernels.mergeParameterGradients.dispatch1d(gradients, params(s), s.channels, what);
   partials.dispose();
   return { dgamma, dbeta };
 }
@@ -128,9 +128,9 @@ export function batchNormBackward(
   const { dgamma, dbeta } = parameterGradients(x, dy, mean, invStd, s, after, what);
   const dx = Tensor.empty(x.shape, 'batchnorm dx');
   const { activated, slope } = activationGradient(x, after);
-  kernels.backwardInput.dispatch(
+  kernels.backwardInput.dispatch1d(
     { x, grad_y: dy, gamma, mean, inv_std: invStd, grad_gamma: dgamma, grad_beta: dbeta, grad_x: dx, activated },
-    params(s, 0, 0, slope), grid1d(x.size, 256), what,
+    params(s, 0, 0, slope), x.size, what,
   );
   return { dx, dgamma, dbeta };
 }
@@ -147,8 +147,8 @@ export function batchNormEvalBackward(
   const { dgamma, dbeta } = parameterGradients(x, dy, runningMean, invStd, s, after, what);
   const dx = Tensor.empty(x.shape, 'batchnorm dx');
   const { activated, slope } = activationGradient(x, after);
-  kernels.evalBackwardInput.dispatch({ gamma, inv_std: invStd, grad_y: dy, grad_x: dx, activated }, params(s, 0, 0, slope),
-    grid1d(x.size, 256), what);
+  kernels.evalBackwardInput.dispatch1d({ gamma, inv_std: invStd, grad_y: dy, grad_x: dx, activated }, params(s, 0, 0, slope),
+    x.size, what);
   invStd.dispose();
   return { dx, dgamma, dbeta };
 }

@@ -8,8 +8,8 @@ import type { ConvOptions } from './conv-shapes.ts';
 import { reduceSplits, splitsFor } from './conv-gemm.ts';
 
 const kernel = new Kernel('shaders/conv2d_dense.wgsl', code, 'conv2d_dense');
-const ROWS = 8;      // the shader's rows of C per thread = per workgroup row
-const COLUMNS = 256; // its THREADS · 4 columns per workgroup
+const ROWS = kernel.constant('ROWS');        // rows of C per workgroup: grid y
+const COLUMNS = kernel.constant('COLUMNS');  // columns of C per workgroup: grid x
 
 /** y = conv2d(x, w) has a 1x1 output from a kernel as large as the unpadded input. */
 export function isDense(xShape: Shape, wShape: Shape, yShape: Shape, o: ConvOptions): boolean {

@@ -2,31 +2,32 @@
 // geometry (x: conv input, w [O, C, KH, KW], y: conv output), plus the split-K reduction
 // (shaders/split_k_reduce.wgsl). src/kernels/conv.ts decides per shape whether these or the simple kernels run.
 import gemmCode from '../../shaders/conv2d_gemm.wgsl?raw';
-import tilesCode from '../../shaders/gemm_tiles.wgsl?raw';
 import reduceCode from '../../shaders/split_k_reduce.wgsl?raw';
 import skinnyCode from '../../shaders/conv2d_skinny.wgsl?raw';
-import { Kernel, grid1d, type Binding } from '../gpu/kernel.ts';
+import { Kernel, type Binding } from '../gpu/kernel.ts';
 import { Tensor, shapeText, type Shape } from '../autograd/tensor.ts';
 import type { ConvOptions } from './conv-shapes.ts';
 
 type GemmPass = 'forward' | 'backwardInput' | 'backwardWeight';
 const file = 'shaders/conv2d_gemm.wgsl';
-const code = tilesCode + gemmCode;  // the tiled multiply (shaders/gemm_tiles.wgsl), then the conv passes
 /** The output tile sizes the shader's `override TILE` is compiled with: one pipeline per pass and size. */
 export type Tile = 64 | 128;
 const gemmKernels = (tile: Tile): Record<GemmPass, Kernel> => ({
-  forward: new Kernel(file, code, 'conv2d_gemm_forward', { TILE: tile }),
-  backwardInput: new Kernel(file, code, 'conv2d_gemm_backward_input', { TILE: tile }),
-  backwardWeight: new Kernel(file, code, 'conv2d_gemm_backward_weight', { TILE: tile }),
+  forward: new Kernel(file, gemmCode, 'conv2d_gemm_forward', { TILE: tile }),
+  backwardInput: new Kernel(file, gemmCode, 'conv2d_gemm_backward_input', { TILE: tile }),
+  backwardWeight: new Kernel(file, gemmCode, 'conv2d_gemm_backward_weight', { TILE: tile }),
 });
 const kernelsByTile: Record<Tile, Record<GemmPass, Kernel>> = { 64: gemmKernels(64), 128: gemmKernels(128) };
 const reduceKernel = new Kernel('shaders/split_k_reduce.wgsl', reduceCode, 'split_k_reduce');
 const skinnyKernel = new Kernel('shaders/conv2d_skinny.wgsl', skinnyCode, 'conv2d_skinny_backward_input');
 
-/** At most this many x channels, the input gradient skips the tiled GEMM (shaders/conv2d_skinny.wgsl). */
-export const SKINNY_CHANNELS = 4;
-/** x pixels one workgroup of the skinny kernel covers: its THREADS · PIXELS. */
-const SKINNY_PIXELS_PER_WORKGROUP = 64 * 8;
+/** x pixels one workgroup of the skinny kernel covers: its grid x. */
+const SKINNY_PIXELS_PER_WORKGROUP = skinnyKernel.constant('PIXELS_PER_WORKGROUP');
+/**
+ * x channels one workgroup of the skinny kernel covers (a vec4 per pixel), its grid y: with at most this
+ * many x channels, the input gradient skips the tiled GEMM (shaders/conv2d_skinny.wgsl).
+ */
+export const SKINNY_CHANNELS = skinnyKernel.constant('CHANNELS');
 
 /**
  * The tile for a rows x columns GEMM: the one with the least padded work, ⌈M/T⌉·⌈N/T⌉·T², where a
@@ -92,8 +93,8 @@ function gemm(l: GemmLaunch): Tensor {
 /** out = Σ_split partial[split] (+ bias per channel of an NCHW out), for the partial sums [splits, out.size] of a split K. */
 export function reduceSplits(partial: Tensor, out: Tensor, bias: Tensor | null, splits: number, shapes: string): void {
   const [, channels = 1, h = 1, w = 1] = out.shape;
-  reduceKernel.dispatch({ partial, bias: bias ?? partial, out }, { count: out.size, splits, has_bias: bias ? 1 : 0, channels, plane: h * w },
-    grid1d(out.size, 256), shapes);
+  reduceKernel.dispatch1d({ partial, bias: bias ?? partial, out }, { count: out.size, splits, has_bias: bias ? 1 : 0, channels, plane: h * w },
+    out.size, shapes);
 }
 
 function geometry(xShape: Shape, wShape: Shape, yShape: Shape, o: ConvOptions) {
@@ -117,7 +118,7 @@ export function gemmForward(x: Tensor, w: Tensor, bias: Tensor | null, yShape: S
 /**
  * dx = the transposed conv of dy with w (+ bias[c]), one dense GEMM per output phase (sub-pixel):
  * M = C, N = batch·⌈H/s⌉·⌈W/s⌉, K = O·⌈KH/s⌉·⌈KW/s⌉ (the largest phase; the others mask).
- * With C ≤ SKINNY_CHANNELS the skinny kernel (8 pixels per thread, 4 channels each) does the same sums.
+ * With C ≤ SKINNY_CHANNELS the skinny kernel (several pixels per thread, a vec4 of channels each) does the same sums.
  */
 export function gemmBackwardInput(dy: Tensor, w: Tensor, bias: Tensor | null, xShape: Shape, o: ConvOptions): Tensor {
   const [batch, channels, height, width] = xShape;
@@ -128,7 +129,7 @@ export function gemmBackwardInput(dy: Tensor, w: Tensor, bias: Tensor | null, xS
     const dx = Tensor.empty(xShape, 'conv2d input gradient');
     const params = { ...geometry(xShape, w.shape, dy.shape, o), has_bias: bias ? 1 : 0, count: dx.size, splits: 1 };
     skinnyKernel.dispatch({ grad_y: dy, weight: w, bias: bias ?? w, out: dx }, params,
-      [Math.ceil((batch * up(height) * up(width)) / SKINNY_PIXELS_PER_WORKGROUP), Math.ceil(channels / 4), s * s], describe(dy.shape, w.shape));
+      [Math.ceil((batch * up(height) * up(width)) / SKINNY_PIXELS_PER_WORKGROUP), Math.ceil(channels / SKINNY_CHANNELS), s * s], describe(dy.shape, w.shape));
     return dx;
   }
   return gemm({

@@ -1,6 +1,6 @@
 // Launchers for shaders/elementwise.wgsl: the plumbing ops autograd needs (fill, copy, add, scale).
 import code from '../../shaders/elementwise.wgsl?raw';
-import { Kernel, grid1d } from '../gpu/kernel.ts';
+import { Kernel } from '../gpu/kernel.ts';
 import { Tensor, shapeText, type Shape } from '../autograd/tensor.ts';
 
 const file = 'shaders/elementwise.wgsl';
@@ -22,7 +22,7 @@ export function sameShape(op: string, a: Tensor, b: Tensor): void {
 
 /** Write `value` into every element of `out` (NaN included: tests poison outputs this way). */
 export function fillInto(out: Tensor, value: number): void {
-  kernels.fill.dispatch({ out }, params(out.size, 0, value), grid1d(out.size, 256), ` ${shapeText(out.shape)}`);
+  kernels.fill.dispatch1d({ out }, params(out.size, 0, value), out.size, ` ${shapeText(out.shape)}`);
 }
 
 export function fill(shape: Shape, value: number): Tensor {
@@ -33,7 +33,7 @@ export function fill(shape: Shape, value: number): Tensor {
 
 export function copy(a: Tensor): Tensor {
   const out = Tensor.empty(a.shape, 'copy');
-  kernels.copy.dispatch({ a, out }, params(a.size), grid1d(a.size, 256), ` ${shapeText(a.shape)}`);
+  kernels.copy.dispatch1d({ a, out }, params(a.size), a.size, ` ${shapeText(a.shape)}`);
   return out;
 }
 
@@ -41,7 +41,7 @@ export function copy(a: Tensor): Tensor {
 export function addScaled(a: Tensor, b: Tensor, alpha = 1): Tensor {
   sameShape('add', a, b);
   const out = Tensor.empty(a.shape, 'add');
-  kernels.addScaled.dispatch({ a, b, out }, params(a.size, alpha), grid1d(a.size, 256), ` ${shapeText(a.shape)}`);
+  kernels.addScaled.dispatch1d({ a, b, out }, params(a.size, alpha), a.size, ` ${shapeText(a.shape)}`);
   return out;
 }
 
@@ -49,6 +49,6 @@ export const add = (a: Tensor, b: Tensor): Tensor => addScaled(a, b, 1);
 
 export function scale(a: Tensor, alpha: number): Tensor {
   const out = Tensor.empty(a.shape, 'scale');
-  kernels.scale.dispatch({ a, out }, params(a.size, alpha), grid1d(a.size, 256), ` ${shapeText(a.shape)}`);
+  kernels.scale.dispatch1d({ a, out }, params(a.size, alpha), a.size, ` ${shapeText(a.shape)}`);
   return out;
 }

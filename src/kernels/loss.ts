@@ -1,7 +1,7 @@
 // Launchers for shaders/loss.wgsl: binary cross-entropy, mean over all elements. Forward returns a [1]
 // tensor; backward returns dL/dinput given dL/dloss as a [1] tensor. Autograd lives in src/autograd/loss.ts.
 import code from '../../shaders/loss.wgsl?raw';
-import { Kernel, grid1d } from '../gpu/kernel.ts';
+import { Kernel } from '../gpu/kernel.ts';
 import { Tensor, shapeText } from '../autograd/tensor.ts';
 import { sameShape } from './elementwise.ts';
 
@@ -26,7 +26,7 @@ function backward(k: Kernel, op: string, x: Tensor, target: Tensor, gradLoss: Te
   sameShape(op, x, target);
   if (gradLoss.size !== 1) throw new Error(`${op}: gradient of the loss must hold one value, got shape ${shapeText(gradLoss.shape)}`);
   const out = Tensor.empty(x.shape, k.entryPoint);
-  k.dispatch({ x, targets: target, grad_loss: gradLoss, out }, { n: x.size }, grid1d(x.size, 256), ` ${shapeText(x.shape)}`);
+  k.dispatch1d({ x, targets: target, grad_loss: gradLoss, out }, { n: x.size }, x.size, ` ${shapeText(x.shape)}`);
   return out;
 }
 

@@ -1,7 +1,7 @@
 // Launchers for shaders/random.wgsl: seeded normal random tensors (weight init, latent noise).
 // Element i depends only on (seed, i), so results are reproducible and match src/reference/random.ts.
 import code from '../../shaders/random.wgsl?raw';
-import { Kernel, grid1d } from '../gpu/kernel.ts';
+import { Kernel } from '../gpu/kernel.ts';
 import { Tensor, shapeText, type Shape } from '../autograd/tensor.ts';
 
 const kernel = new Kernel('shaders/random.wgsl', code, 'random_normal');
@@ -12,7 +12,7 @@ export function randomNormalInto(t: Tensor, mean: number, std: number, seed: num
   // the seed is split into two 16-bit halves so that each is exact as a float32
   const settings = Tensor.empty([4], 'random settings');
   settings.write([seed & 0xffff, seed >>> 16, mean, std]);
-  kernel.dispatch({ settings, out: t }, { n: t.size }, grid1d(t.size, 256), ` ${shapeText(t.shape)} seed ${seed}`);
+  kernel.dispatch1d({ settings, out: t }, { n: t.size }, t.size, ` ${shapeText(t.shape)} seed ${seed}`);
   settings.dispose(); // back to the pool: work recorded later runs after this dispatch, so reuse is safe
 }
 

@@ -1,6 +1,6 @@
 // Launchers for shaders/reduce.wgsl: reductions of a whole tensor to one value, and their backward.
 import code from '../../shaders/reduce.wgsl?raw';
-import { Kernel, grid1d } from '../gpu/kernel.ts';
+import { Kernel } from '../gpu/kernel.ts';
 import { Tensor, shapeText, type Shape } from '../autograd/tensor.ts';
 
 const file = 'shaders/reduce.wgsl';
@@ -25,6 +25,6 @@ export const mean = (x: Tensor): Tensor => scaledSum('mean', x, 1 / x.size);
 export function broadcastScaled(gradY: Tensor, shape: Shape, scale: number): Tensor {
   if (gradY.size !== 1) throw new Error(`broadcastScaled: the gradient must hold one value, got ${shapeText(gradY.shape)}`);
   const out = Tensor.empty(shape, 'broadcast');
-  kernels.broadcastScaled.dispatch({ grad_y: gradY, out }, { n: out.size, scale }, grid1d(out.size, 256), ` to ${shapeText(shape)}`);
+  kernels.broadcastScaled.dispatch1d({ grad_y: gradY, out }, { n: out.size, scale }, out.size, ` to ${shapeText(shape)}`);
   return out;
 }

@@ -1,5 +1,5 @@
 // GPU conv2d and transposed conv2d vs the float64 reference: forward, dx, dw, db on odd, non-square,
-// batch-1 and DCGAN-shaped configurations, each with both kernel versions (simple and gemm), and the
+// batch-1 and DCGAN-shaped configurations, each with both kernel versions (simple and fast), and the
 // autograd wrappers end to end.
 import * as gpu from '../../src/kernels/conv.ts';
 import * as ref from '../../src/reference/conv.ts';
@@ -120,8 +120,8 @@ function expected(kind: Kind, c: Config, o: ConvOptions, yShape: readonly number
 }
 
 /**
- * The launchers with one kernel version: forward, dx, dw and db, each against the reference. The gemm
- * version picks a 64 or 128 tile per shape (tileFor): these small shapes mostly get 64, so `tile` can
+ * The launchers with one kernel variant: forward, dx, dw and db, each against the reference. The fast
+ * variant's GEMMs pick a 64 or 128 tile per shape (tileFor): these small shapes mostly get 64, so `tile` can
  * force the other.
  */
 function kernelCase(kind: Kind, c: Config, seed: number, variant: gpu.ConvVariant, tile: Tile | null = null): OpCase {
@@ -186,7 +186,7 @@ function autogradCase(kind: Kind, c: Config, seed: number): OpCase {
 }
 
 const bothVariants = (kind: Kind, configs: Config[], firstSeed: number) => configs.flatMap((c, k) => [
-  kernelCase(kind, c, firstSeed + k, 'simple'), kernelCase(kind, c, firstSeed + k, 'gemm'), kernelCase(kind, c, firstSeed + k, 'gemm', 128),
+  kernelCase(kind, c, firstSeed + k, 'simple'), kernelCase(kind, c, firstSeed + k, 'fast'), kernelCase(kind, c, firstSeed + k, 'fast', 128),
 ]);
 
 export const convCases: OpCase[] = [

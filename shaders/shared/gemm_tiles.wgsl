@@ -1,15 +1,14 @@
-// The tiled-GEMM core shared by shaders/conv2d_gemm.wgsl (implicit GEMMs of the conv passes) and
-// bench/sgemm.wgsl (a plain GEMM, the benchmark's compute ceiling): their launchers put this file in front
-// of theirs. It owns the workgroup tiles and each thread's 8x8 block of C. Per step of TILE_K k, the
-// including shader has every thread load LOADS vec4s of A and of B (load_k says which k, put_tiles stores
-// them), calls multiply_step, and at the end stores the block through block_row / block_column / block_value.
-// A TILE x TILE output tile per workgroup, (TILE / 8)² threads.
+// The tiled-GEMM core shared by shaders/conv2d_gemm.wgsl (implicit GEMMs of the conv passes, which
+// #include this file) and bench/sgemm.wgsl (a plain GEMM, the benchmark's compute ceiling: bench/ceilings.ts
+// puts this file in front of it). It owns the workgroup tiles and each thread's 8x8 block of C. Per step of
+// TILE_K k, the including shader has every thread load LOADS vec4s of A and of B (load_k says which k,
+// put_tiles stores them), calls multiply_step, and at the end stores the block through block_row /
+// block_column / block_value. A TILE x TILE output tile per workgroup, (TILE / 8)² threads.
 //
 // Why 16 k per step whatever the tile: a step costs two workgroup barriers, and on a CPU adapter each is
-// a switch through every SIMD group of the workgroup. On lavapipe a 64-tile SGEMM ran 1.4x faster with
-// 16 k per step than with 4 (the 128 tile, at 8 before, gained nothing); the conv passes on 64 tiles only
-// about 4%, their im2col loads weighing more. 16 also fits WebGPU's guaranteed 16 KB of workgroup memory
-// at TILE 128 (2 tiles x 16 x 128 floats).
+// a switch through every SIMD group of the workgroup, so fewer, longer steps pay fewer switches (measured:
+// the History of bench/RESULTS.md). 16 also fits WebGPU's guaranteed 16 KB of workgroup memory at TILE 128
+// (2 tiles x 16 x 128 floats).
 
 // The tile size is a pipeline override: 128, or 64 for the conv GEMMs with few rows (src/kernels/conv-gemm.ts).
 override TILE: u32 = 128u;              // outputs per workgroup along M and along N
