@@ -10,7 +10,7 @@ import code from './sgemm.wgsl?raw';
 import tilesCode from '../shaders/shared/gemm_tiles.wgsl?raw';
 import { Kernel } from '../src/gpu/kernel.ts';
 import { gpu } from '../src/gpu/context.ts';
-import { Tensor, tidy } from '../src/autograd/tensor.ts';
+import { Tensor, tidy } from '../src/gpu/tensor.ts';
 import { timeDispatches, type Timing } from './timing.ts';
 import { wallTime } from '../src/gpu/profiler.ts';
 import { fillInto } from '../src/kernels/elementwise.ts';

@@ -9,7 +9,7 @@ import * as conv from '../src/kernels/conv.ts';
 import { conv2dOutputShape, convTranspose2dOutputShape, type ConvOptions } from '../src/kernels/conv-shapes.ts';
 import { gpu, sync, type GpuCounters } from '../src/gpu/context.ts';
 import { byKernel, profiler } from '../src/gpu/profiler.ts';
-import { sizeOf, tidy, type Shape, type Tensor } from '../src/autograd/tensor.ts';
+import { sizeOf, tidy, type Shape, type Tensor } from '../src/gpu/tensor.ts';
 import { randomNormal } from '../src/kernels/random.ts';
 import { Conv2d, ConvTranspose2d } from '../src/model/layers.ts';
 import { Discriminator, Generator, seedStream, type DcganConfig } from '../src/model/dcgan.ts';

@@ -1,7 +1,7 @@
 // Bad conv inputs fail at the launcher with one line naming the op and the shapes.
 import { describe, expect, it } from 'vitest';
 import { useGpu } from './support/node-device.ts';
-import { Tensor, tidy } from '../src/autograd/tensor.ts';
+import { Tensor, tidy } from '../src/gpu/tensor.ts';
 import { conv2dBackwardInput, conv2dForward, convTranspose2dForward } from '../src/kernels/conv.ts';
 import { conv2d } from '../src/autograd/conv.ts';
 

@@ -6,7 +6,8 @@ import { useGpu } from './support/node-device.ts';
 import { assertClose, download, randomArray, rng, upload } from './support/check.ts';
 import { referenceOf } from './support/reference-model.ts';
 import { createDcgan, type DcganConfig } from '../src/model/dcgan.ts';
-import { tidy } from '../src/autograd/tensor.ts';
+import { tidy } from '../src/gpu/tensor.ts';
+import { backward } from '../src/autograd/tape.ts';
 import { bceWithLogits } from '../src/autograd/loss.ts';
 import { fill } from '../src/kernels/elementwise.ts';
 import { Adam } from '../src/optim/adam.ts';
@@ -56,10 +57,10 @@ describe('small DCGAN: GPU autograd vs the float64 reference model', () => {
     // ---- discriminator step: BCE(D(x), 1) + BCE(D(G(z).detach()), 0), gradients accumulate in D
     const [lossReal, lossFake] = tidy(() => {
       const errReal = bceWithLogits(D.logits(upload(real, realShape)), fill([batch, 1, 1, 1], 1));
-      errReal.backward();
+      backward(errReal);
       const fake = G.forward(upload(noise, noiseShape));
       const errFake = bceWithLogits(D.logits(fake.detach()), fill([batch, 1, 1, 1], 0));
-      errFake.backward();
+      backward(errFake);
       return [errReal, errFake];
     });
     const outReal = refD.forward(real, realShape, dLast);
@@ -80,7 +81,7 @@ describe('small DCGAN: GPU autograd vs the float64 reference model', () => {
     refD.zeroGrad();
     const lossG = tidy(() => {
       const errG = bceWithLogits(D.logits(G.forward(upload(noise, noiseShape))), fill([batch, 1, 1, 1], 1));
-      errG.backward();
+      backward(errG);
       return errG;
     });
     const fakeRef2 = refG.forward(noise, noiseShape);

@@ -1,7 +1,7 @@
 // Bad input gets a clear one-line error that names the kernel or op and the shapes.
 import { describe, expect, it } from 'vitest';
 import { useGpu } from './support/node-device.ts';
-import { Tensor } from '../src/autograd/tensor.ts';
+import { Tensor } from '../src/gpu/tensor.ts';
 import { Kernel } from '../src/gpu/kernel.ts';
 import { gpu, sync } from '../src/gpu/context.ts';
 import { add } from '../src/autograd/ops.ts';

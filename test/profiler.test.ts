@@ -2,7 +2,7 @@
 // and nothing when disabled. Counts and names only: tests never judge times (benchmarks report them).
 import { afterEach, describe, expect, it } from 'vitest';
 import { useGpu } from './support/node-device.ts';
-import { Tensor, tidy } from '../src/autograd/tensor.ts';
+import { Tensor, tidy } from '../src/gpu/tensor.ts';
 import { copy, fill } from '../src/kernels/elementwise.ts';
 import { byKernel, profiler } from '../src/gpu/profiler.ts';
 import { sync } from '../src/gpu/context.ts';

@@ -2,7 +2,7 @@
 //   z(t) = (1 − t)·z_a + t·z_b,
 // drawn by G in eval mode, as `npm run generate -- --interpolate` does. The slider sets t; the strip
 // below shows eight evenly spaced steps of the same walk.
-import { Tensor, keep } from '../src/autograd/tensor.ts';
+import { Tensor, keep } from '../src/gpu/tensor.ts';
 import { randomNormal } from '../src/kernels/random.ts';
 import { addScaled, scale } from '../src/kernels/elementwise.ts';
 import type { Generator } from '../src/model/dcgan.ts';

@@ -1,8 +1,9 @@
 // Differentiable BatchNorm2d. The layer (parameters, running buffers) lives in src/model; this is the op.
-import { Tensor } from './tensor.ts';
+import type { Tensor } from '../gpu/tensor.ts';
+import { record } from './tape.ts';
 import * as bn from '../kernels/batchnorm.ts';
 
-export interface BatchNorm2dOptions {
+interface BatchNorm2dOptions {
   training: boolean;
   eps?: number;
   momentum?: number;
@@ -25,13 +26,13 @@ export function batchNorm2d(
   const slope = options.reluSlope ?? 1;
   if (!options.training) {
     const y = bn.batchNormEvalForward(x, gamma, beta, runningMean, runningVar, eps, slope);
-    return y.record([x, gamma, beta], (dy) => {
+    return record(y, [x, gamma, beta], (dy) => {
       const { dx, dgamma, dbeta } = bn.batchNormEvalBackward(x, dy, gamma, runningMean, runningVar, eps, { output: y, slope });
       return [dx, dgamma, dbeta];
     });
   }
   const { y, mean, invStd } = bn.batchNormTrainForward(x, gamma, beta, runningMean, runningVar, { eps, momentum }, slope);
-  y.record([x, gamma, beta], (dy) => {
+  record(y, [x, gamma, beta], (dy) => {
     const { dx, dgamma, dbeta } = bn.batchNormBackward(x, dy, gamma, mean, invStd, { output: y, slope });
     return [dx, dgamma, dbeta];
   });

@@ -1,6 +1,7 @@
 // Differentiable conv2d and transposed conv2d (NCHW, PyTorch weight layouts). Gradients are computed
 // only for inputs that require them.
-import { Tensor } from './tensor.ts';
+import type { Tensor } from '../gpu/tensor.ts';
+import { record } from './tape.ts';
 import * as k from '../kernels/conv.ts';
 import type { ConvOptions } from '../kernels/conv-shapes.ts';
 
@@ -10,7 +11,7 @@ import type { ConvOptions } from '../kernels/conv-shapes.ts';
  */
 export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null, o: ConvOptions): Tensor {
   const y = k.conv2dForward(x, w, bias, o);
-  return y.record(bias ? [x, w, bias] : [x, w], (dy) => [
+  return record(y, bias ? [x, w, bias] : [x, w], (dy) => [
     x.requiresGrad ? k.conv2dBackwardInput(dy, w, x.shape, o) : null,
     w.requiresGrad ? k.conv2dBackwardWeight(x, dy, w.shape, o) : null,
     bias?.requiresGrad ? k.convBiasBackward(dy) : null,
@@ -23,7 +24,7 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null, o: ConvOptions
  */
 export function convTranspose2d(x: Tensor, w: Tensor, bias: Tensor | null, o: ConvOptions): Tensor {
   const y = k.convTranspose2dForward(x, w, bias, o);
-  return y.record(bias ? [x, w, bias] : [x, w], (dy) => [
+  return record(y, bias ? [x, w, bias] : [x, w], (dy) => [
     x.requiresGrad ? k.convTranspose2dBackwardInput(dy, w, x.shape, o) : null,
     w.requiresGrad ? k.convTranspose2dBackwardWeight(x, dy, w.shape, o) : null,
     bias?.requiresGrad ? k.convBiasBackward(dy) : null,

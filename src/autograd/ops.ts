@@ -1,32 +1,33 @@
 // The differentiable ops: each runs its forward kernel and records how to map dL/d(output) back to its
 // inputs, in the style of tinygrad's function.py. The derivative of each is in its comment.
-import { Tensor } from './tensor.ts';
+import type { Tensor } from '../gpu/tensor.ts';
+import { record } from './tape.ts';
 import * as act from '../kernels/activations.ts';
 import { addScaled, copy } from '../kernels/elementwise.ts';
 
 /** a + b:  dL/da = dL/db = dL/dy */
 export function add(a: Tensor, b: Tensor): Tensor {
-  return addScaled(a, b, 1).record([a, b], (dy) => [copy(dy), copy(dy)]);
+  return record(addScaled(a, b, 1), [a, b], (dy) => [copy(dy), copy(dy)]);
 }
 
 /** max(x, 0):  dL/dx = dL/dy * [x > 0] */
 export function relu(x: Tensor): Tensor {
-  return act.reluForward(x).record([x], (dy) => [act.reluBackward(x, dy)]);
+  return record(act.reluForward(x), [x], (dy) => [act.reluBackward(x, dy)]);
 }
 
 /** x > 0 ? x : slope x:  dL/dx = dL/dy * (x > 0 ? 1 : slope) */
 export function leakyRelu(x: Tensor, slope = 0.2): Tensor {
-  return act.leakyReluForward(x, slope).record([x], (dy) => [act.leakyReluBackward(x, dy, slope)]);
+  return record(act.leakyReluForward(x, slope), [x], (dy) => [act.leakyReluBackward(x, dy, slope)]);
 }
 
 /** tanh(x):  dL/dx = dL/dy * (1 - y^2) */
 export function tanh(x: Tensor): Tensor {
   const y = act.tanhForward(x);
-  return y.record([x], (dy) => [act.tanhBackward(y, dy)]);
+  return record(y, [x], (dy) => [act.tanhBackward(y, dy)]);
 }
 
 /** sigmoid(x):  dL/dx = dL/dy * y (1 - y) */
 export function sigmoid(x: Tensor): Tensor {
   const y = act.sigmoidForward(x);
-  return y.record([x], (dy) => [act.sigmoidBackward(y, dy)]);
+  return record(y, [x], (dy) => [act.sigmoidBackward(y, dy)]);
 }

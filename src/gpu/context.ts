@@ -9,7 +9,7 @@
 // with its kernels, and its logging read-back is one copy at the end), and allocates no buffer once the
 // pools hold its sizes. `counters` lets the benchmark and the tests check that.
 
-export interface GpuContext {
+interface GpuContext {
   device: GPUDevice;
   /** free storage buffers by byte size: training repeats the same shapes, so steady state allocates nothing */
   freeBuffers: Map<number, GPUBuffer[]>;

@@ -8,7 +8,7 @@ import { computePass, gpu, guarded } from './context.ts';
 import { profiler } from './profiler.ts';
 import { resolveIncludes } from './wgsl-include.ts';
 
-export type Params = Record<string, number>;
+type Params = Record<string, number>;
 /** A storage binding: anything that owns a GPU buffer (a Tensor) or the buffer itself. */
 export type Binding = GPUBuffer | { buffer: GPUBuffer };
 

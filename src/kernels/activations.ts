@@ -1,7 +1,7 @@
 // Launchers for shaders/activations.wgsl. Each returns a new tensor; autograd lives in src/autograd/ops.ts.
 import code from '../../shaders/activations.wgsl?raw';
 import { Kernel } from '../gpu/kernel.ts';
-import { Tensor, shapeText } from '../autograd/tensor.ts';
+import { Tensor, shapeText } from '../gpu/tensor.ts';
 import { sameShape } from './elementwise.ts';
 
 const file = 'shaders/activations.wgsl';

@@ -2,7 +2,7 @@
 // The optimizer (src/optim/adam.ts) writes every parameter's per-step values in one buffer, once per step.
 import code from '../../shaders/adam.wgsl?raw';
 import { Kernel } from '../gpu/kernel.ts';
-import { Tensor, shapeText } from '../autograd/tensor.ts';
+import { Tensor, shapeText } from '../gpu/tensor.ts';
 import { sameShape } from './elementwise.ts';
 
 const kernel = new Kernel('shaders/adam.wgsl', code, 'adam_update');

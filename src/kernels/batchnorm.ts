@@ -3,7 +3,7 @@
 // LeakyReLU's). Autograd lives in src/autograd/batchnorm.ts.
 import code from '../../shaders/batchnorm.wgsl?raw';
 import { Kernel } from '../gpu/kernel.ts';
-import { Tensor, shapeText } from '../autograd/tensor.ts';
+import { Tensor, shapeText } from '../gpu/tensor.ts';
 import { sameShape } from './elementwise.ts';
 
 const file = 'shaders/batchnorm.wgsl';
@@ -24,9 +24,9 @@ const kernels = {
  * fill a large GPU, but no chunk under `minChunk` values, so small layers run one chunk per channel (and
  * a CPU adapter, where each workgroup's barriers cost, few).
  */
-export const batchnormChunks = { targetWorkgroups: 1024, minChunk: 2048 };
+const batchnormChunks = { targetWorkgroups: 1024, minChunk: 2048 };
 
-export interface BatchNormOptions { eps: number; momentum: number }
+interface BatchNormOptions { eps: number; momentum: number }
 export const BATCHNORM_DEFAULTS: BatchNormOptions = { eps: 1e-5, momentum: 0.1 };
 
 /** Checks x is [N,C,H,W] and every per-channel tensor is [C]; returns the uniform's sizes. */
@@ -49,7 +49,7 @@ type Sizes = ReturnType<typeof layout>;
 const params = (s: Sizes, eps = 0, momentum = 0, slope = 1) => ({ ...s, eps, momentum, slope });
 
 /** The activation fused after a batchnorm, as its backward needs it: the forward's output and the slope. */
-export interface FusedActivation { output: Tensor; slope: number }
+interface FusedActivation { output: Tensor; slope: number }
 
 function normalize(x: Tensor, gamma: Tensor, beta: Tensor, mean: Tensor, invStd: Tensor, s: Sizes, slope: number, what: string): Tensor {
   const y = Tensor.empty(x.shape, 'batchnorm y');

@@ -3,7 +3,7 @@
 // sends such shapes here (DCGAN: D's last layer, and G's first one through the transposed conv's passes).
 import code from '../../shaders/conv2d_dense.wgsl?raw';
 import { Kernel } from '../gpu/kernel.ts';
-import { Tensor, shapeText, type Shape } from '../autograd/tensor.ts';
+import { Tensor, shapeText, type Shape } from '../gpu/tensor.ts';
 import type { ConvOptions } from './conv-shapes.ts';
 import { reduceSplits, splitsFor } from './conv-gemm.ts';
 

@@ -5,7 +5,7 @@ import gemmCode from '../../shaders/conv2d_gemm.wgsl?raw';
 import reduceCode from '../../shaders/split_k_reduce.wgsl?raw';
 import skinnyCode from '../../shaders/conv2d_skinny.wgsl?raw';
 import { Kernel, type Binding } from '../gpu/kernel.ts';
-import { Tensor, shapeText, type Shape } from '../autograd/tensor.ts';
+import { Tensor, shapeText, type Shape } from '../gpu/tensor.ts';
 import type { ConvOptions } from './conv-shapes.ts';
 
 type GemmPass = 'forward' | 'backwardInput' | 'backwardWeight';
@@ -36,7 +36,7 @@ export const SKINNY_CHANNELS = skinnyKernel.constant('CHANNELS');
  * rather than leave 7/8 of a 128 tile idle. `tileSettings.forced` pins one (tests, benchmarks).
  */
 export const tileSettings: { forced: Tile | null } = { forced: null };
-export function tileFor(rows: number, columns: number): Tile {
+function tileFor(rows: number, columns: number): Tile {
   if (tileSettings.forced) return tileSettings.forced;
   const padded = (t: number) => Math.ceil(rows / t) * Math.ceil(columns / t) * t * t;
   return padded(128) / 1.25 < padded(64) ? 128 : 64;
@@ -46,7 +46,7 @@ export function tileFor(rows: number, columns: number): Tile {
  * Split K when the output has fewer than `targetWorkgroups` tiles, in chunks of at least `minChunk` k.
  * 256 workgroups keep a large GPU busy; a CPU adapter needs far fewer, but splitting costs it little.
  */
-export const splitK = { targetWorkgroups: 256, minChunk: 256, maxSplits: 64 };
+const splitK = { targetWorkgroups: 256, minChunk: 256, maxSplits: 64 };
 
 export function splitsFor(workgroups: number, kTotal: number): number {
   const wanted = Math.ceil(splitK.targetWorkgroups / Math.max(workgroups, 1));

@@ -9,12 +9,10 @@
 // argument of every launcher forces one (the tests run both, bench/ times both).
 import code from '../../shaders/conv2d.wgsl?raw';
 import { Kernel, foldGrid } from '../gpu/kernel.ts';
-import { Tensor, shapeText, type Shape } from '../autograd/tensor.ts';
+import { Tensor, shapeText, type Shape } from '../gpu/tensor.ts';
 import { conv2dOutputShape, convTranspose2dOutputShape, type ConvOptions } from './conv-shapes.ts';
 import { SKINNY_CHANNELS, gemmBackwardInput, gemmBackwardWeight, gemmForward } from './conv-gemm.ts';
 import { denseBackwardInput, denseBackwardWeight, denseForward, isDense } from './conv-dense.ts';
-
-export type { ConvOptions } from './conv-shapes.ts';
 
 const file = 'shaders/conv2d.wgsl';
 const kernels = {
@@ -55,7 +53,7 @@ export type ConvVariant = 'simple' | 'fast';
  * (conv-gemm.ts): both are 'fast'. The weight gradient is always 'fast': the simple one spends a whole
  * workgroup and a tree sum on each weight (seconds per DCGAN layer on a CPU adapter).
  */
-export function chooseVariant(pass: 'forward' | 'backwardInput' | 'backwardWeight', rows: number, columns: number,
+function chooseVariant(pass: 'forward' | 'backwardInput' | 'backwardWeight', rows: number, columns: number,
   forced?: ConvVariant, dense = false): ConvVariant {
   if (forced) return forced;
   if (pass === 'backwardWeight' || dense) return 'fast';

@@ -1,7 +1,7 @@
-// Launchers for shaders/elementwise.wgsl: the plumbing ops autograd needs (fill, copy, add, scale).
+// Launchers for shaders/elementwise.wgsl: the plumbing the tape and the engine need (fill, copy, addScaled, scale).
 import code from '../../shaders/elementwise.wgsl?raw';
 import { Kernel } from '../gpu/kernel.ts';
-import { Tensor, shapeText, type Shape } from '../autograd/tensor.ts';
+import { Tensor, shapeText, type Shape } from '../gpu/tensor.ts';
 
 const file = 'shaders/elementwise.wgsl';
 const kernels = {
@@ -37,15 +37,13 @@ export function copy(a: Tensor): Tensor {
   return out;
 }
 
-/** a + alpha * b, no autograd (the engine's own accumulation; ops.ts wraps it for models). */
+/** a + alpha · b (the tape's gradient accumulation; src/autograd/ops.ts's add is the differentiable a + b). */
 export function addScaled(a: Tensor, b: Tensor, alpha = 1): Tensor {
   sameShape('add', a, b);
   const out = Tensor.empty(a.shape, 'add');
   kernels.addScaled.dispatch1d({ a, b, out }, params(a.size, alpha), a.size, ` ${shapeText(a.shape)}`);
   return out;
 }
-
-export const add = (a: Tensor, b: Tensor): Tensor => addScaled(a, b, 1);
 
 export function scale(a: Tensor, alpha: number): Tensor {
   const out = Tensor.empty(a.shape, 'scale');

@@ -2,7 +2,7 @@
 // tensor; backward returns dL/dinput given dL/dloss as a [1] tensor. Autograd lives in src/autograd/loss.ts.
 import code from '../../shaders/loss.wgsl?raw';
 import { Kernel } from '../gpu/kernel.ts';
-import { Tensor, shapeText } from '../autograd/tensor.ts';
+import { Tensor, shapeText } from '../gpu/tensor.ts';
 import { sameShape } from './elementwise.ts';
 
 const file = 'shaders/loss.wgsl';

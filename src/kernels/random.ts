@@ -2,7 +2,7 @@
 // Element i depends only on (seed, i), so results are reproducible and match src/reference/random.ts.
 import code from '../../shaders/random.wgsl?raw';
 import { Kernel } from '../gpu/kernel.ts';
-import { Tensor, shapeText, type Shape } from '../autograd/tensor.ts';
+import { Tensor, shapeText, type Shape } from '../gpu/tensor.ts';
 
 const kernel = new Kernel('shaders/random.wgsl', code, 'random_normal');
 

@@ -1,7 +1,7 @@
 // Launchers for shaders/reduce.wgsl: reductions of a whole tensor to one value, and their backward.
 import code from '../../shaders/reduce.wgsl?raw';
 import { Kernel } from '../gpu/kernel.ts';
-import { Tensor, shapeText, type Shape } from '../autograd/tensor.ts';
+import { Tensor, shapeText, type Shape } from '../gpu/tensor.ts';
 
 const file = 'shaders/reduce.wgsl';
 const kernels = {
@@ -16,10 +16,10 @@ function scaledSum(op: string, x: Tensor, scale: number): Tensor {
 }
 
 /** Σ_i x_i, shape [1] */
-export const sum = (x: Tensor): Tensor => scaledSum('sum', x, 1);
+export const sumForward = (x: Tensor): Tensor => scaledSum('sum', x, 1);
 
 /** (1/n) Σ_i x_i, shape [1] */
-export const mean = (x: Tensor): Tensor => scaledSum('mean', x, 1 / x.size);
+export const meanForward = (x: Tensor): Tensor => scaledSum('mean', x, 1 / x.size);
 
 /** A tensor of `shape` with every element = scale * gradY[0]: the backward of sum (scale 1) and mean (scale 1/n). */
 export function broadcastScaled(gradY: Tensor, shape: Shape, scale: number): Tensor {

@@ -2,7 +2,7 @@
 // G maps noise [N, nz, 1, 1] to images [N, 3, S, S] in [-1, 1] by transposed convs that double the size;
 // D mirrors it with strided convs down to one logit per image. The layer count follows the image size
 // (32, 64, 128 ...): S = 4 · 2^(blocks), so a 64x64 model has 3 middle blocks, as in the example.
-import { Tensor } from '../autograd/tensor.ts';
+import { Tensor } from '../gpu/tensor.ts';
 import { mixSeeds } from '../util/seeds.ts';
 import { BatchNorm2d, Conv2d, ConvTranspose2d, LeakyReLU, ReLU, Sequential, Sigmoid, Tanh, type InitSeed, type Layer } from './layers.ts';
 

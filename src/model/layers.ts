@@ -1,7 +1,7 @@
 // The layers of a DCGAN, PyTorch-style: each holds its tensors under PyTorch's names (weight, bias,
 // running_mean, ...) so a Sequential can list them as `main.<index>.<name>`, the keys of PyTorch's
 // DCGAN example, and checkpoints load into PyTorch unchanged.
-import { Tensor, keep } from '../autograd/tensor.ts';
+import { Tensor, keep } from '../gpu/tensor.ts';
 import { conv2d, convTranspose2d } from '../autograd/conv.ts';
 import { batchNorm2d } from '../autograd/batchnorm.ts';
 import { leakyRelu, relu, sigmoid, tanh } from '../autograd/ops.ts';

@@ -3,16 +3,13 @@
 // tensor, then runs one fused kernel per parameter that updates the parameter, m and v in place.
 // As in PyTorch, the step count t of the bias corrections is kept per parameter: a parameter whose grad is
 // null is skipped and its count does not advance.
-import { Tensor, keep } from '../autograd/tensor.ts';
+import { Tensor, keep } from '../gpu/tensor.ts';
 import { fill } from '../kernels/elementwise.ts';
-import { adamStepValues, adamUpdate } from '../kernels/adam.ts';
+import { adamStepValues, adamUpdate, type AdamConstants } from '../kernels/adam.ts';
 
-export interface AdamOptions {
+/** The constants of the kernel (beta1, beta2, eps, weightDecay) and the learning rate. */
+export interface AdamOptions extends AdamConstants {
   lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
 }
 
 /** torch.optim.Adam's defaults */

@@ -3,7 +3,7 @@
 //   netG.main.0.weight, netG.main.1.weight, netG.main.1.running_mean, netG.main.1.num_batches_tracked, ...
 // Adam's moments use torch.optim's names: optG.main.0.weight.exp_avg / .exp_avg_sq. Counters and the
 // config go in the metadata. Pure over bytes and GPU tensors: Node and the browser share it.
-import type { Tensor } from '../autograd/tensor.ts';
+import type { Tensor } from '../gpu/tensor.ts';
 import { BatchNorm2d, type Sequential } from '../model/layers.ts';
 import type { Adam } from '../optim/adam.ts';
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from './safetensors.ts';

@@ -3,11 +3,12 @@
 //   D step: maximise log D(x) + log(1 − D(G(z)))  →  BCE(D(x), 1) + BCE(D(G(z).detach()), 0), Adam on D
 //   G step: maximise log D(G(z))  (the non-saturating loss)  →  BCE(D(G(z)), 1), Adam on G
 // Real and fake go through D as separate batches, so batchnorm never mixes their statistics.
-import { Tensor, keep, noGrad, tidy } from '../autograd/tensor.ts';
+import { Tensor, keep, tidy } from '../gpu/tensor.ts';
+import { backward, noGrad } from '../autograd/tape.ts';
 import { bceWithLogits } from '../autograd/loss.ts';
 import { fill } from '../kernels/elementwise.ts';
 import { randomNormal, randomNormalInto } from '../kernels/random.ts';
-import { mean } from '../kernels/reduce.ts';
+import { meanForward } from '../kernels/reduce.ts';
 import { sigmoidForward } from '../kernels/activations.ts';
 import { createDcgan, type DcganConfig, type Discriminator, type Generator } from '../model/dcgan.ts';
 import { Adam } from '../optim/adam.ts';
@@ -72,19 +73,19 @@ export class GanTraining {
       D.zeroGrad();
       const logitsReal = D.logits(this.real);
       const lossReal = bceWithLogits(logitsReal, this.ones);
-      lossReal.backward();
+      backward(lossReal);
       const fake = G.forward(this.noise);
       const logitsFake = D.logits(fake.detach()); // no gradient into G from D's loss
       const lossFake = bceWithLogits(logitsFake, this.zeros);
-      lossFake.backward();
+      backward(lossFake);
       this.optimizerD.step();
       // ---- G step, reusing the same fake batch as PyTorch's example
       G.zeroGrad();
       const logitsAfter = D.logits(fake);
       const lossG = bceWithLogits(logitsAfter, this.ones);
-      lossG.backward();
+      backward(lossG);
       this.optimizerG.step();
-      return noGrad(() => [lossReal, lossFake, lossG, ...[logitsReal, logitsFake, logitsAfter].map((l) => mean(sigmoidForward(l)))]);
+      return noGrad(() => [lossReal, lossFake, lossG, ...[logitsReal, logitsFake, logitsAfter].map((l) => meanForward(sigmoidForward(l)))]);
     });
     // the step's one read-back, for logging and the divergence guard: six scalars in one copy
     const [lossReal, lossFake, lossG, dReal, dFakeBefore, dFakeAfter] = (await Tensor.readAll(scalars)).map((v) => v[0]);

@@ -1,7 +1,7 @@
 // GPU activation kernels vs the float64 reference, forward and backward, on odd sizes and several seeds.
 import * as gpu from '../../src/kernels/activations.ts';
 import * as ref from '../../src/reference/activations.ts';
-import { tidy } from '../../src/autograd/tensor.ts';
+import { tidy } from '../../src/gpu/tensor.ts';
 import { assertClose, download, randomArray, rng, upload, type OpCase } from '../support/check.ts';
 
 const shapes = [[1, 1, 1, 1], [2, 3, 5, 7], [1, 4, 9, 3], [3, 2, 4, 4], [2, 1, 17, 13], [70000]];

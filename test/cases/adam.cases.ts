@@ -3,7 +3,7 @@
 import { adamStepValues, adamUpdate } from '../../src/kernels/adam.ts';
 import { adamStep } from '../../src/reference/adam.ts';
 import { Adam, adamDefaults, type AdamOptions } from '../../src/optim/adam.ts';
-import { Tensor, keep, tidy, type Shape } from '../../src/autograd/tensor.ts';
+import { Tensor, keep, tidy, type Shape } from '../../src/gpu/tensor.ts';
 import { assertClose, download, randomArray, rng, upload, type OpCase } from '../support/check.ts';
 
 const STEPS = 5;

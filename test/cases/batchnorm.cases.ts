@@ -3,7 +3,8 @@ import * as gpu from '../../src/kernels/batchnorm.ts';
 import * as ref from '../../src/reference/batchnorm.ts';
 import { leakyReluBackward, leakyReluForward } from '../../src/reference/activations.ts';
 import { batchNorm2d } from '../../src/autograd/batchnorm.ts';
-import { tidy } from '../../src/autograd/tensor.ts';
+import { tidy } from '../../src/gpu/tensor.ts';
+import { backward } from '../../src/autograd/tape.ts';
 import { assertClose, download, randomArray, rng, upload, type OpCase } from '../support/check.ts';
 
 // batch 1 with H·W > 1, odd channel counts, non-square, m = N·H·W > 256 (multi-step strided loops), large m,
@@ -91,7 +92,7 @@ export const batchnormCases: OpCase[] = shapes.flatMap((shape, k) => {
         const runningVar = upload(d.runningVar, c);
         const yEval = tidy(() => {
           const dy = upload(d.dy, shape);
-          batchNorm2d(x, gamma, beta, runningMean, runningVar, { training: true }).backward(dy);
+          backward(batchNorm2d(x, gamma, beta, runningMean, runningVar, { training: true }), dy);
           return batchNorm2d(x, gamma, beta, runningMean, runningVar, { training: false });
         });
         const rm = d.runningMean.slice();
@@ -148,7 +149,7 @@ export const batchnormFusedCases: OpCase[] = fusedShapes.flatMap((shape, k) => [
         const beta = upload(d.beta, c, true);
         const y = tidy(() => {
           const out = batchNorm2d(x, gamma, beta, upload(d.runningMean, c), upload(d.runningVar, c), { training: false, reluSlope: slope });
-          out.backward(upload(d.dy, shape));
+          backward(out, upload(d.dy, shape));
           return out;
         });
         const z = ref.batchNormEvalForward(d.x, shape, d.gamma, d.beta, d.runningMean, d.runningVar, options.eps);

@@ -5,7 +5,8 @@ import * as gpu from '../../src/kernels/conv.ts';
 import * as ref from '../../src/reference/conv.ts';
 import { conv2d, convTranspose2d } from '../../src/autograd/conv.ts';
 import { conv2dOutputShape, convTranspose2dOutputShape, type ConvOptions } from '../../src/kernels/conv-shapes.ts';
-import { tidy, type Tensor } from '../../src/autograd/tensor.ts';
+import { tidy, type Tensor } from '../../src/gpu/tensor.ts';
+import { backward } from '../../src/autograd/tape.ts';
 import { tileSettings, type Tile } from '../../src/kernels/conv-gemm.ts';
 import { assertClose, download, randomArray, rng, upload, type OpCase } from '../support/check.ts';
 
@@ -164,7 +165,7 @@ function autogradCase(kind: Kind, c: Config, seed: number): OpCase {
       try {
         const y = tidy(() => {
           const out = ops[kind].autograd(x, w, b, o);
-          out.backward(upload(d.dy, yShape));
+          backward(out, upload(d.dy, yShape));
           return out;
         });
         const e = expected(kind, c, o, yShape, d);

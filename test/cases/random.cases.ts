@@ -2,7 +2,7 @@
 // the same seed repeats, different seeds differ, and 100k samples have mean ≈ 0 and std ≈ 1.
 import { randomNormal, randomNormalInto } from '../../src/kernels/random.ts';
 import * as ref from '../../src/reference/random.ts';
-import { Tensor, tidy, type Shape } from '../../src/autograd/tensor.ts';
+import { Tensor, tidy, type Shape } from '../../src/gpu/tensor.ts';
 import { assertClose, download, type OpCase } from '../support/check.ts';
 
 const configs: { shape: Shape; mean: number; std: number; seed: number }[] = [

@@ -2,7 +2,8 @@
 import * as gpu from '../../src/kernels/reduce.ts';
 import * as ref from '../../src/reference/reduce.ts';
 import * as ad from '../../src/autograd/reduce.ts';
-import { tidy } from '../../src/autograd/tensor.ts';
+import { tidy } from '../../src/gpu/tensor.ts';
+import { backward } from '../../src/autograd/tape.ts';
 import { assertClose, download, randomArray, rng, upload, type OpCase } from '../support/check.ts';
 
 // one element, fewer than 256, not a multiple of 256, several strides per thread, many strides per thread
@@ -24,7 +25,7 @@ export const reduceCases: OpCase[] = shapes.flatMap((shape, k) => {
         const { x } = data();
         const [s, m] = tidy(() => {
           const tx = upload(x, shape);
-          return [gpu.sum(tx), gpu.mean(tx)];
+          return [gpu.sumForward(tx), gpu.meanForward(tx)];
         });
         assertClose(`sum ${tag}`, await download(s), ref.sum(x));
         assertClose(`mean ${tag}`, await download(m), ref.mean(x));
@@ -36,10 +37,10 @@ export const reduceCases: OpCase[] = shapes.flatMap((shape, k) => {
       run: async () => {
         const { x, dy } = data();
         const tx = upload(x, shape, true);
-        tidy(() => ad.sum(tx).backward(upload(Float64Array.of(dy), [1])));
+        tidy(() => backward(ad.sum(tx), upload(Float64Array.of(dy), [1])));
         assertClose(`sum backward ${tag}`, await download(tx.grad!), ref.sumBackward(n, dy));
         tx.zeroGrad();
-        tidy(() => ad.mean(tx).backward()); // dL/dy defaults to 1 for a scalar
+        tidy(() => backward(ad.mean(tx))); // dL/dy defaults to 1 for a scalar
         assertClose(`mean backward ${tag}`, await download(tx.grad!), ref.meanBackward(n, 1));
         tx.zeroGrad();
         tx.dispose();

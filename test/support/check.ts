@@ -1,7 +1,8 @@
 // Shared by the Node (vitest) and browser (puppeteer) runs of the op tests: seeded random data,
 // relative error, and uploading/downloading between float64 reference arrays and GPU tensors.
 // Imports nothing from Node or vitest.
-import { Tensor, debug, type Shape } from '../../src/autograd/tensor.ts';
+import { Tensor, debug, type Shape } from '../../src/gpu/tensor.ts';
+import { fillInto } from '../../src/kernels/elementwise.ts';
 import { mulberry32 } from '../../src/util/seeds.ts';
 
 /** Seeded uniforms in [0, 1), so every failure can be replayed from the seed printed with it. */
@@ -59,5 +60,5 @@ export interface OpCase {
 
 /** Poison every new output buffer with NaN so a kernel that skips an element fails its test. */
 export function poisonOutputs(on: boolean): void {
-  debug.poisonOutputs = on;
+  debug.poison = on ? (t) => fillInto(t, NaN) : null;
 }

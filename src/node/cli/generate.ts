@@ -5,7 +5,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { nodeDevice } from '../webgpu.ts';
 import { writePng } from '../files.ts';
-import { Tensor, keep } from '../../autograd/tensor.ts';
+import { Tensor, keep } from '../../gpu/tensor.ts';
 import { randomNormal } from '../../kernels/random.ts';
 import { addScaled, scale } from '../../kernels/elementwise.ts';
 import { Generator, seedStream } from '../../model/dcgan.ts';

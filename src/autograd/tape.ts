@@ -1,0 +1,107 @@
+// The reverse-mode autograd tape, in the spirit of micrograd: every differentiable op (./ops.ts, ./conv.ts,
+// ...) computes its output with a launcher and calls record(), which keeps the op's inputs and a closure
+// mapping dL/d(output) to dL/d(each input). backward() walks that graph from the loss back to the leaves.
+import { Tensor, keep, shapeText } from '../gpu/tensor.ts';
+import { addScaled, copy, fill } from '../kernels/elementwise.ts';
+
+/**
+ * Given dL/d(output), return dL/d(input) for each input (null where an input needs no gradient).
+ * Each returned gradient must be a new tensor: backward() frees them once accumulated.
+ */
+type BackwardFn = (gradOutput: Tensor) => (Tensor | null)[];
+
+interface Node { inputs: Tensor[]; backward: BackwardFn }
+/** The graph: the node of every op output, by tensor (weakly held: a tensor gone to the GC takes its node along). */
+const nodes = new WeakMap<Tensor, Node>();
+
+// ---- no-grad scope: ops inside record nothing (evaluation, optimizer updates, sampling)
+let gradEnabled = true;
+
+export function noGrad<T>(fn: () => T): T {
+  const before = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = before;
+  }
+}
+
+/** Called by ops: make `output` the result of an op on `inputs`, differentiated by `backward`. Returns `output`. */
+export function record<T extends Tensor>(output: T, inputs: Tensor[], backward: BackwardFn): T {
+  if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
+    output.requiresGrad = true;
+    nodes.set(output, { inputs, backward });
+  }
+  return output;
+}
+
+/**
+ * Reverse-mode differentiation of `root`, whose gradient dL/d(root) is `gradient` (default 1, for a scalar
+ * loss). Three steps, as in micrograd: put the graph in topological order (every tensor after its inputs);
+ * walk it backwards, each op's closure turning dL/d(output) into dL/d(input) (the chain rule), added up
+ * (+=) per tensor over all the ops that used it; and a leaf (no op made it: a parameter, an input) adds
+ * its gradient into .grad, kept across calls until zeroGrad(), as PyTorch does.
+ *
+ * backward() only records GPU work: each launcher appends its dispatch to the shared command encoder
+ * (src/gpu/context.ts), and nothing runs until that batch is submitted (the next read-back or sync). That is
+ * why a gradient can be freed right after recording the ops that read it: dispose() returns its buffer to
+ * the pool, and whatever takes the buffer next is recorded, and so runs, after those reads.
+ */
+export function backward(root: Tensor, gradient?: Tensor): void {
+  if (!root.requiresGrad) throw new Error('backward() on a tensor that does not require grad: nothing to differentiate');
+  if (!gradient && root.size !== 1) throw new Error(`backward() without a gradient needs a scalar, got ${shapeText(root.shape)}`);
+  // dL/dt of every tensor t reached so far, each owned by backward() (so the caller's gradient is copied)
+  const grads = new Map<Tensor, Tensor>([[root, gradient ? copy(gradient) : fill(root.shape, 1)]]);
+  for (const t of topologicalOrder(root).reverse()) {
+    const g = grads.get(t);
+    if (!g) continue;  // no path from t to root needs its gradient
+    grads.delete(t);
+    const node = nodes.get(t);
+    if (node) chainRule(node, g, grads);
+    else accumulateIntoLeaf(t, g);
+  }
+}
+
+/** Every tensor `root` depends on, each after all of its inputs (depth-first post-order). */
+function topologicalOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  const visit = (t: Tensor) => {
+    if (seen.has(t)) return;
+    seen.add(t);
+    t.assertAlive();  // a graph tensor freed early (outside the tidy() that made it) has lost what backward needs
+    for (const input of nodes.get(t)?.inputs ?? []) visit(input);
+    order.push(t);
+  };
+  visit(root);
+  return order;
+}
+
+/** An op's output with gradient g: its closure gives each input's share, added into `grads`; g is then freed. */
+function chainRule(node: Node, g: Tensor, grads: Map<Tensor, Tensor>): void {
+  const inputGrads = node.backward(g);
+  g.dispose();
+  node.inputs.forEach((input, i) => {
+    const gi = inputGrads[i];
+    if (!gi) return;
+    if (!input.requiresGrad) return gi.dispose();
+    const previous = grads.get(input);
+    if (!previous) return void grads.set(input, gi);
+    grads.set(input, addScaled(previous, gi, 1));  // a tensor used by several ops: dL/dt = Σ of their shares
+    previous.dispose();
+    gi.dispose();
+  });
+}
+
+/** A leaf with gradient g: .grad += g (or = g), kept out of every tidy() scope: it outlives the step. */
+function accumulateIntoLeaf(leaf: Tensor, g: Tensor): void {
+  if (!leaf.grad) {
+    leaf.grad = keep(g);
+    return;
+  }
+  const sum = keep(addScaled(leaf.grad, g, 1));
+  leaf.grad.dispose();
+  g.dispose();
+  leaf.grad = sum;
+}
