@@ -7,7 +7,11 @@ import { batchNorm2d } from '../autograd/batchnorm.ts';
 import { leakyRelu, relu, sigmoid, tanh } from '../autograd/ops.ts';
 import { fill } from '../kernels/elementwise.ts';
 import { randomNormal } from '../kernels/random.ts';
-import type { ConvOptions } from '../kernels/conv-shapes.ts';
+import { conv2dOutputShape, convTranspose2dOutputShape, type ConvOptions } from '../kernels/conv-shapes.ts';
+import * as refAct from '../reference/activations.ts';
+import * as refBn from '../reference/batchnorm.ts';
+import * as refConv from '../reference/conv.ts';
+import { ReferenceLayer, pointwise, type ReferenceTensors } from '../reference/dcgan.ts';
 
 export interface Layer {
   readonly kind: string;
@@ -18,12 +22,19 @@ export interface Layer {
   buffers(): Record<string, Tensor>;
   /** Train mode uses batch statistics in batchnorm; eval mode uses the running ones. */
   training: boolean;
+  /**
+   * The same layer in float64 on the CPU (src/reference), given its parameters and buffers as downloaded:
+   * what test/dcgan.test.ts checks this layer against. The reference model is built from this list.
+   */
+  reference(tensors: ReferenceTensors): ReferenceLayer;
 }
 
-abstract class Stateless implements Layer {
+/** A layer with no tensors (activations, upsampling): only forward and its reference to write. */
+export abstract class Stateless implements Layer {
   abstract readonly kind: string;
   training = true;
   abstract forward(x: Tensor): Tensor;
+  abstract reference(tensors: ReferenceTensors): ReferenceLayer;
   parameters() {
     return {};
   }
@@ -58,6 +69,7 @@ abstract class ConvLayer implements Layer {
     this.weight.requiresGrad = true;
   }
   abstract forward(x: Tensor): Tensor;
+  abstract reference(tensors: ReferenceTensors): ReferenceLayer;
   parameters() {
     return { weight: this.weight };
   }
@@ -74,6 +86,17 @@ export class Conv2d extends ConvLayer {
   forward(x: Tensor) {
     return conv2d(x, this.weight, null, this.options);
   }
+  reference(t: ReferenceTensors) {
+    const { data: w, shape: wShape } = t.weight;
+    return new ReferenceLayer(t, ['weight'], (x, shape) => ({
+      y: refConv.conv2dForward(x, shape, w, wShape, null, this.options),
+      shape: conv2dOutputShape(shape, wShape, this.options),
+      backward: (dy) => ({
+        dx: refConv.conv2dBackwardInput(dy, w, wShape, shape, this.options),
+        grads: { weight: refConv.conv2dBackwardWeight(x, shape, dy, wShape, this.options) },
+      }),
+    }));
+  }
 }
 
 export class ConvTranspose2d extends ConvLayer {
@@ -83,6 +106,17 @@ export class ConvTranspose2d extends ConvLayer {
   }
   forward(x: Tensor) {
     return convTranspose2d(x, this.weight, null, this.options);
+  }
+  reference(t: ReferenceTensors) {
+    const { data: w, shape: wShape } = t.weight;
+    return new ReferenceLayer(t, ['weight'], (x, shape) => ({
+      y: refConv.convTranspose2dForward(x, shape, w, wShape, null, this.options),
+      shape: convTranspose2dOutputShape(shape, wShape, this.options),
+      backward: (dy) => ({
+        dx: refConv.convTranspose2dBackwardInput(dy, w, wShape, shape, this.options),
+        grads: { weight: refConv.convTranspose2dBackwardWeight(x, shape, dy, wShape, this.options) },
+      }),
+    }));
   }
 }
 
@@ -118,6 +152,18 @@ export class BatchNorm2d implements Layer {
       reluSlope,
     });
   }
+  /** Train mode updates the running statistics in `t` and backpropagates through the batch statistics. */
+  reference(t: ReferenceTensors) {
+    const [gamma, beta, mean, variance] = [t.weight, t.bias, t.running_mean, t.running_var].map((v) => v.data);
+    return new ReferenceLayer(t, ['weight', 'bias'], (x, shape, training) => {
+      if (!training) {
+        const y = refBn.batchNormEvalForward(x, shape, gamma, beta, mean, variance, this.eps);
+        return { y, shape, backward: (dy) => grads(refBn.batchNormEvalBackward(x, shape, dy, gamma, mean, variance, this.eps)) };
+      }
+      const r = refBn.batchNormTrainForward(x, shape, gamma, beta, mean, variance, { eps: this.eps, momentum: this.momentum });
+      return { y: r.y, shape, backward: (dy) => grads(refBn.batchNormBackward(x, shape, dy, gamma, r.mean, r.invStd)) };
+    });
+  }
   parameters() {
     return { weight: this.weight, bias: this.bias };
   }
@@ -132,6 +178,9 @@ export class ReLU extends Stateless {
   forward(x: Tensor) {
     return relu(x);
   }
+  reference() {
+    return pointwise((x) => ({ y: refAct.reluForward(x), dx: (dy) => refAct.reluBackward(x, dy) }));
+  }
 }
 
 export class LeakyReLU extends Stateless {
@@ -142,12 +191,21 @@ export class LeakyReLU extends Stateless {
   forward(x: Tensor) {
     return leakyRelu(x, this.slope);
   }
+  reference() {
+    return pointwise((x) => ({ y: refAct.leakyReluForward(x, this.slope), dx: (dy) => refAct.leakyReluBackward(x, dy, this.slope) }));
+  }
 }
 
 export class Tanh extends Stateless {
   readonly kind = 'Tanh';
   forward(x: Tensor) {
     return tanh(x);
+  }
+  reference() {
+    return pointwise((x) => {
+      const y = refAct.tanhForward(x);
+      return { y, dx: (dy) => refAct.tanhBackward(y, dy) };
+    });
   }
 }
 
@@ -156,7 +214,16 @@ export class Sigmoid extends Stateless {
   forward(x: Tensor) {
     return sigmoid(x);
   }
+  reference() {
+    return pointwise((x) => {
+      const y = refAct.sigmoidForward(x);
+      return { y, dx: (dy) => refAct.sigmoidBackward(y, dy) };
+    });
+  }
 }
+
+/** A batchnorm backward's result as a reference pass's: dx and the gradients of gamma (weight) and beta (bias). */
+const grads = (r: { dx: Float64Array; dgamma: Float64Array; dbeta: Float64Array }) => ({ dx: r.dx, grads: { weight: r.dgamma, bias: r.dbeta } });
 
 /**
  * Layers applied in order; tensors are named `main.<index>.<name>` as in PyTorch's DCGAN example.
