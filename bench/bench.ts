@@ -7,6 +7,8 @@
 //   --layers G.main.0,D.main.11  only these conv layers in the conv section (default: all)
 //   --variants simple,fast  conv versions the conv section times (the simple weight gradient of a 64x64,
 //                         ngf 64 model takes minutes on a CPU adapter: --variants fast skips it)
+//   --kernel-set fast     the run-wide kernel set (src/kernels/kernel-set.ts) of the iteration section and of
+//                         the conv section's default choice; simple also makes --variants default to simple
 //   --repeat 5            timed calls per measurement    --peer-repeat 1    timed TF.js iterations
 //   --sgemm-size 1024     --copy-mb 64                   --json FILE        --browser
 //   --timeout-min 60      (browser only) how long the page may run
@@ -16,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ConvVariant } from '../src/kernels/conv.ts';
+import { parseKernelSet } from '../src/kernels/kernel-set.ts';
 import { CONV_VARIANTS, DEFAULT_OPTIONS, SECTIONS, runBench, type BenchOptions, type BenchResult, type Section } from './core.ts';
 import { formatReport } from './report.ts';
 
@@ -29,6 +32,7 @@ const { values } = parseArgs({
     kernels: { type: 'string' },
     layers: { type: 'string' },
     variants: { type: 'string' },
+    'kernel-set': { type: 'string' },
     repeat: { type: 'string' },
     'peer-repeat': { type: 'string' },
     'sgemm-size': { type: 'string' },
@@ -53,7 +57,8 @@ function parseOptions(): BenchOptions {
   for (const s of sections) {
     if (!SECTIONS.includes(s as Section)) throw new Error(`--kernels: unknown section '${s}' (choose from ${SECTIONS.join(', ')})`);
   }
-  const variants = values.variants === undefined ? d.variants : values.variants.split(',').map((v) => v.trim());
+  const kernels = parseKernelSet(values['kernel-set'] ?? d.kernelSet);
+  const variants = values.variants === undefined ? (kernels === 'simple' ? ['simple'] : d.variants) : values.variants.split(',').map((v) => v.trim());
   for (const v of variants) {
     if (!CONV_VARIANTS.includes(v as ConvVariant)) throw new Error(`--variants: unknown conv version '${v}' (choose from ${CONV_VARIANTS.join(', ')})`);
   }
@@ -61,7 +66,7 @@ function parseOptions(): BenchOptions {
   if (sgemmSize % 128) throw new Error(`--sgemm-size must be a multiple of 128, got ${sgemmSize}`);
   return {
     layers: values.layers === undefined ? d.layers : values.layers.split(',').map((l) => l.trim()),
-    batches, sections: sections as Section[], variants: variants as ConvVariant[], sgemmSize,
+    batches, sections: sections as Section[], variants: variants as ConvVariant[], kernelSet: kernels, sgemmSize,
     imageSize: positiveInteger('image-size', values['image-size'], d.imageSize),
     ngf: positiveInteger('ngf', values.ngf, d.ngf),
     ndf: positiveInteger('ndf', values.ndf, d.ndf),

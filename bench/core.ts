@@ -9,6 +9,7 @@ import * as conv from '../src/kernels/conv.ts';
 import { conv2dOutputShape, convTranspose2dOutputShape, type ConvOptions } from '../src/kernels/conv-shapes.ts';
 import { gpu, sync, type GpuCounters } from '../src/gpu/context.ts';
 import { byKernel, profiler } from '../src/gpu/profiler.ts';
+import { kernelSet, useKernelSet, type KernelSet } from '../src/kernels/kernel-set.ts';
 import { sizeOf, tidy, type Shape, type Tensor } from '../src/gpu/tensor.ts';
 import { randomNormal } from '../src/kernels/random.ts';
 import { Conv2d, ConvTranspose2d } from '../src/model/layers.ts';
@@ -31,6 +32,9 @@ export interface BenchOptions {
   layers: string[];
   /** the conv versions the conv section times each pass with (src/kernels/conv.ts's `variant` argument) */
   variants: conv.ConvVariant[];
+  /** the run-wide kernel set (src/kernels/kernel-set.ts): what the iteration section and the conv section's
+   * default choice ('auto' kernels) run; absent (an older JSON) is 'fast' */
+  kernelSet?: KernelSet;
   /** timed calls per measurement (after one warm-up call) */
   repeat: number;
   /** timed TF.js iterations (after one warm-up iteration): TF.js on a CPU adapter is very slow */
@@ -49,6 +53,7 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   sections: ['ceilings', 'conv', 'iteration'],
   layers: [],
   variants: ['simple', 'fast'],
+  kernelSet: 'fast',
   repeat: 5,
   peerRepeat: 1,
   sgemmSize: 1024,
@@ -313,7 +318,8 @@ export async function runBench(options: BenchOptions, adapter: string, environme
     adapter, timestamps: profiler.hasTimestamps, date: new Date().toISOString(), environment, options: o,
     ceilings: null, layers: [], iterations: [], peer: [],
   };
-  log(`${adapter}; GPU timestamps: ${result.timestamps ? 'yes' : 'no (wall time instead)'}`);
+  useKernelSet(o.kernelSet ?? 'fast'); // before any kernel runs
+  log(`${adapter}; GPU timestamps: ${result.timestamps ? 'yes' : 'no (wall time instead)'}; kernel set: ${kernelSet()}`);
   if (has('ceilings')) {
     log('ceilings…');
     result.ceilings = await measureCeilings(o.sgemmSize, o.copyMegabytes, o.repeat);

@@ -19,7 +19,7 @@ export function formatReport(r: BenchResult): string {
   const out: string[] = [
     r.adapter,
     `${r.environment}; ${r.date}; GPU timestamps: ${r.timestamps ? 'yes' : 'no (wall time)'}`,
-    `model ${o.imageSize}x${o.imageSize}, nz ${o.nz}, ngf ${o.ngf}, ndf ${o.ndf}; batches ${o.batches.join(', ')}; repeat ${o.repeat}`,
+    `model ${o.imageSize}x${o.imageSize}, nz ${o.nz}, ngf ${o.ngf}, ndf ${o.ndf}; batches ${o.batches.join(', ')}; repeat ${o.repeat}; kernel set ${o.kernelSet ?? 'fast'}`,
   ];
   if (r.ceilings) {
     const { sgemm, copy, dispatch } = r.ceilings;

@@ -5,7 +5,8 @@
 //   convTranspose2d input gradient   = conv2d_forward          (no bias)
 //   convTranspose2d weight gradient  = conv2d_backward_weight with the roles of x and dy swapped
 // so every size below is the geometry of a conv y = conv2d(x, w), as shaders/shared/conv_geometry.wgsl
-// declares it with the buffers. The fast versions: shaders/conv2d_gemm.wgsl, conv2d_skinny.wgsl, conv2d_dense.wgsl.
+// declares it with the buffers. These are the reference versions (the whole of `--kernel-set simple`); the
+// fast versions beside them: shaders/fast/conv2d_gemm.wgsl, conv2d_skinny.wgsl, conv2d_dense.wgsl.
 
 // #include "shared/conv_geometry.wgsl"
 // #include "shared/grid.wgsl"

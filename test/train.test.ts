@@ -194,3 +194,39 @@ describe('divergence guard', () => {
     expect(JSON.parse(JSON.stringify(loggable({ lossD: NaN, lossG: Infinity, dReal: -Infinity, batch: 3 })))).toEqual({ lossD: 'NaN', lossG: 'Infinity', dReal: '-Infinity', batch: 3 });
   });
 });
+
+describe('--kernel-set', () => {
+  const logEvent = (runDir: string, event: string) =>
+    readFileSync(path.join(runDir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).find((e) => e.event === event);
+
+  it('simple and fast kernels train the same losses, and the simple run dispatches no fast kernel', async () => {
+    const runs = { simple: path.join(tmp, 'set-simple'), fast: path.join(tmp, 'set-fast') };
+    for (const [set, out] of Object.entries(runs)) {
+      const r = await cli('train', ['--data', photos, '--out', out, '--epochs', '1', '--max-iters', '3', '--kernel-set', set, ...TINY]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain(`training with the ${set} kernels`);
+      expect(logEvent(out, 'start').kernelSet).toBe(set);
+    }
+    const [simple, fast] = [logLines(runs.simple), logLines(runs.fast)];
+    expect(simple).toHaveLength(3);
+    expect(fast).toHaveLength(3);
+    for (let i = 0; i < 3; i++) {
+      for (const k of ['lossD', 'lossG']) {
+        const [a, b] = [simple[i][k] as number, fast[i][k] as number];
+        expect(Math.abs(a - b) / Math.abs(b), `iteration ${i + 1} ${k}: simple ${a}, fast ${b}`).toBeLessThan(1e-4);
+      }
+    }
+    // Kernel.name of every kernel each process dispatched (src/gpu/kernel.ts's kernelsDispatched)
+    const used = (out: string) => logEvent(out, 'kernels').dispatched as string[];
+    expect(used(runs.simple).filter((name) => name.startsWith('shaders/fast/'))).toEqual([]);
+    expect(used(runs.simple)).toContain('shaders/conv2d.wgsl:conv2d_backward_weight');
+    expect(used(runs.fast).some((name) => name.startsWith('shaders/fast/'))).toBe(true);
+  });
+
+  it('refuses an unknown kernel set before any work', async () => {
+    const r = await cli('train', ['--data', photos, '--out', path.join(tmp, 'set-bad'), '--kernel-set', 'quick', ...TINY]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/--kernel-set must be one of simple, fast, not 'quick'/);
+    expect(existsSync(path.join(tmp, 'set-bad'))).toBe(false);
+  });
+});

@@ -16,6 +16,8 @@ import { LineChart, paintImage } from './charts.ts';
 import { decodePhotos, filesFromDrop, filesFromInput, selectImages, syntheticImages, type PickedFile } from './dataset.ts';
 import { drawWalk } from './generate.ts';
 import type { RunDescription } from '../src/train/protocol.ts';
+import { kernelsDispatched } from '../src/gpu/kernel.ts';
+import { kernelSet, parseKernelSet, useKernelSet } from '../src/kernels/kernel-set.ts';
 import { describeRun, fetchCheckpoint, sendEvent, serverData, serverStore } from './server-api.ts';
 import { Session, type DataSource, type RunSettings, type RunStore, type SessionState } from './session.ts';
 
@@ -45,6 +47,9 @@ declare global {
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
 const serverMode = params.has('server');
+// ?kernel-set=simple runs every conv pass with the readable kernels (src/kernels/kernel-set.ts); with
+// `npm run train:chrome` the run description's kernelSet decides instead
+useKernelSet(parseKernelSet(params.get('kernel-set') ?? 'fast', 'the kernel-set query parameter'));
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 const lossChart = new LineChart($<HTMLCanvasElement>('chart-loss'), 'Loss', [
@@ -241,14 +246,17 @@ async function start(): Promise<void> {
         }
       : settingsFromForm();
     if (training.iteration === 0 && serverMode) {
-      await store.log({ event: 'start', adapter: adapterInfo, config: training.config, data: { images: run!.images, skipped: run!.skipped }, host: 'chrome' });
+      await store.log({ event: 'start', adapter: adapterInfo, config: training.config, kernelSet: kernelSet(), data: { images: run!.images, skipped: run!.skipped }, host: 'chrome' });
     }
     if (training.iteration === 0) showSamples('untrained', await sampleGrid(training));
     const outcome = await session.run(data, store, currentSettings);
     dash.outcome = outcome;
     const why = outcome.reason === 'done' ? `done: ${currentSettings.epochs} epochs` : outcome.reason === 'stopped' ? 'stopped' : `reached max iters ${currentSettings.maxIters}`;
     setStatus(`${why} at iteration ${outcome.iteration}${serverMode ? `; checkpoint ${run!.checkpointFile}` : ' — Download checkpoint saves it'}`);
-    if (serverMode) await sendEvent({ type: 'end', outcome });
+    if (serverMode) {
+      await store.log({ event: 'kernels', kernelSet: kernelSet(), dispatched: kernelsDispatched() });
+      await sendEvent({ type: 'end', outcome });
+    }
   } catch (e) {
     showError(message(e));
     if (serverMode) await sendEvent({ type: 'error', message: message(e) });
@@ -394,6 +402,7 @@ async function main(): Promise<void> {
   if (serverMode) {
     try {
       run = await describeRun();
+      useKernelSet(run.kernelSet); // before any kernel runs
       const server = document.querySelector<HTMLInputElement>('input[name="source"][value="server"]')!;
       server.disabled = false;
       server.checked = true;

@@ -1,5 +1,5 @@
 // The phases of a conv input gradient without its zero taps (sub-pixel decomposition), shared by
-// conv2d_gemm_backward_input (shaders/conv2d_gemm.wgsl) and shaders/conv2d_skinny.wgsl. With stride s,
+// conv2d_gemm_backward_input (shaders/fast/conv2d_gemm.wgsl) and shaders/fast/conv2d_skinny.wgsl. With stride s,
 // oy·s − p + i = iy  ⇔  i ≡ (iy + p) mod s and oy = (iy + p − i) / s, so x row iy is reached only by the
 // kernel rows i ≡ (iy + p) mod s. Phase (ry, rx) holds the x pixels iy = iy0 + s·qy, ix = ix0 + s·qx with
 // (iy0 + p) mod s = ry, (ix0 + p) mod s = rx; their taps are i = ry + s·t, j = rx + s·u, and tap (t, u) of

@@ -1,4 +1,4 @@
-// The tiled-GEMM core shared by shaders/conv2d_gemm.wgsl (implicit GEMMs of the conv passes, which
+// The tiled-GEMM core shared by shaders/fast/conv2d_gemm.wgsl (implicit GEMMs of the conv passes, which
 // #include this file) and bench/sgemm.wgsl (a plain GEMM, the benchmark's compute ceiling: bench/ceilings.ts
 // puts this file in front of it). It owns the workgroup tiles and each thread's 8x8 block of C. Per step of
 // TILE_K k, the including shader has every thread load LOADS vec4s of A and of B (load_k says which k,

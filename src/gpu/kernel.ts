@@ -26,9 +26,16 @@ const uniformBuffers = new WeakMap<GPUDevice, Map<string, GPUBuffer>>();
 interface BindGroupTrie { next: Map<GPUBuffer, BindGroupTrie>; group?: GPUBindGroup }
 /** A kernel's cached bind groups are dropped all at once past this many (a training run repeats a few). */
 const MAX_BIND_GROUPS_PER_KERNEL = 2000;
+/** The name of every kernel dispatched in this process, so a run can say which versions it used. */
+const dispatched = new Set<string>();
+
+/** The names (`file:entry`, as Kernel.name) of the kernels dispatched so far in this process, sorted. */
+export function kernelsDispatched(): string[] {
+  return [...dispatched].sort();
+}
 
 export class Kernel {
-  /** `file:entry`, plus the override constants when set, e.g. `shaders/conv2d_gemm.wgsl:conv2d_gemm_forward TILE=64`. */
+  /** `file:entry`, plus the override constants when set, e.g. `shaders/fast/conv2d_gemm.wgsl:conv2d_gemm_forward TILE=64`. */
   readonly name: string;
   /** The WGSL compiled: the shader's text with its `// #include` pieces put in. */
   readonly code: string;
@@ -126,6 +133,7 @@ export class Kernel {
     pass.setBindGroup(0, bindGroup);
     if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
     if (timestampWrites) pass.end();
+    dispatched.add(this.name);
   }
 
   /**

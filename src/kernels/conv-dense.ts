@@ -1,13 +1,13 @@
-// Launcher for shaders/conv2d_dense.wgsl: the three passes of a conv that is a dense layer (its kernel
+// Launcher for shaders/fast/conv2d_dense.wgsl: the three passes of a conv that is a dense layer (its kernel
 // covers the whole unpadded input, so the output is 1x1), as strided products C = A · B. src/kernels/conv.ts
 // sends such shapes here (DCGAN: D's last layer, and G's first one through the transposed conv's passes).
-import code from '../../shaders/conv2d_dense.wgsl?raw';
+import code from '../../shaders/fast/conv2d_dense.wgsl?raw';
 import { Kernel } from '../gpu/kernel.ts';
 import { Tensor, shapeText, type Shape } from '../gpu/tensor.ts';
 import type { ConvOptions } from './conv-shapes.ts';
 import { reduceSplits, splitsFor } from './conv-gemm.ts';
 
-const kernel = new Kernel('shaders/conv2d_dense.wgsl', code, 'conv2d_dense');
+const kernel = new Kernel('shaders/fast/conv2d_dense.wgsl', code, 'conv2d_dense');
 const ROWS = kernel.constant('ROWS');        // rows of C per workgroup: grid y
 const COLUMNS = kernel.constant('COLUMNS');  // columns of C per workgroup: grid x
 

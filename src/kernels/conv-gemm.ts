@@ -1,15 +1,15 @@
-// Launchers for shaders/conv2d_gemm.wgsl: the implicit-GEMM versions of the three conv passes, in conv
+// Launchers for shaders/fast/conv2d_gemm.wgsl: the implicit-GEMM versions of the three conv passes, in conv
 // geometry (x: conv input, w [O, C, KH, KW], y: conv output), plus the split-K reduction
-// (shaders/split_k_reduce.wgsl). src/kernels/conv.ts decides per shape whether these or the simple kernels run.
-import gemmCode from '../../shaders/conv2d_gemm.wgsl?raw';
-import reduceCode from '../../shaders/split_k_reduce.wgsl?raw';
-import skinnyCode from '../../shaders/conv2d_skinny.wgsl?raw';
+// (shaders/fast/split_k_reduce.wgsl). src/kernels/conv.ts decides per shape whether these or the simple kernels run.
+import gemmCode from '../../shaders/fast/conv2d_gemm.wgsl?raw';
+import reduceCode from '../../shaders/fast/split_k_reduce.wgsl?raw';
+import skinnyCode from '../../shaders/fast/conv2d_skinny.wgsl?raw';
 import { Kernel, type Binding } from '../gpu/kernel.ts';
 import { Tensor, shapeText, type Shape } from '../gpu/tensor.ts';
 import type { ConvOptions } from './conv-shapes.ts';
 
 type GemmPass = 'forward' | 'backwardInput' | 'backwardWeight';
-const file = 'shaders/conv2d_gemm.wgsl';
+const file = 'shaders/fast/conv2d_gemm.wgsl';
 /** The output tile sizes the shader's `override TILE` is compiled with: one pipeline per pass and size. */
 export type Tile = 64 | 128;
 const gemmKernels = (tile: Tile): Record<GemmPass, Kernel> => ({
@@ -18,14 +18,14 @@ const gemmKernels = (tile: Tile): Record<GemmPass, Kernel> => ({
   backwardWeight: new Kernel(file, gemmCode, 'conv2d_gemm_backward_weight', { TILE: tile }),
 });
 const kernelsByTile: Record<Tile, Record<GemmPass, Kernel>> = { 64: gemmKernels(64), 128: gemmKernels(128) };
-const reduceKernel = new Kernel('shaders/split_k_reduce.wgsl', reduceCode, 'split_k_reduce');
-const skinnyKernel = new Kernel('shaders/conv2d_skinny.wgsl', skinnyCode, 'conv2d_skinny_backward_input');
+const reduceKernel = new Kernel('shaders/fast/split_k_reduce.wgsl', reduceCode, 'split_k_reduce');
+const skinnyKernel = new Kernel('shaders/fast/conv2d_skinny.wgsl', skinnyCode, 'conv2d_skinny_backward_input');
 
 /** x pixels one workgroup of the skinny kernel covers: its grid x. */
 const SKINNY_PIXELS_PER_WORKGROUP = skinnyKernel.constant('PIXELS_PER_WORKGROUP');
 /**
  * x channels one workgroup of the skinny kernel covers (a vec4 per pixel), its grid y: with at most this
- * many x channels, the input gradient skips the tiled GEMM (shaders/conv2d_skinny.wgsl).
+ * many x channels, the input gradient skips the tiled GEMM (shaders/fast/conv2d_skinny.wgsl).
  */
 export const SKINNY_CHANNELS = skinnyKernel.constant('CHANNELS');
 

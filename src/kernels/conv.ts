@@ -3,16 +3,18 @@
 // pass with the roles swapped (see the header of shaders/conv2d.wgsl). Autograd: src/autograd/conv.ts.
 // Each pass has two variants. 'simple': shaders/conv2d.wgsl, one thread per output (one workgroup per
 // weight for the weight gradient), the readable baseline. 'fast': by shape, one of three kernels: tiled
-// implicit GEMMs (shaders/conv2d_gemm.wgsl via ./conv-gemm.ts); for the input gradient of an x with few
-// channels, shaders/conv2d_skinny.wgsl (also via ./conv-gemm.ts); for a conv that is a dense layer (1x1
-// output), shaders/conv2d_dense.wgsl via ./conv-dense.ts. chooseVariant picks per shape; the `variant`
-// argument of every launcher forces one (the tests run both, bench/ times both).
+// implicit GEMMs (shaders/fast/conv2d_gemm.wgsl via ./conv-gemm.ts); for the input gradient of an x with few
+// channels, shaders/fast/conv2d_skinny.wgsl (also via ./conv-gemm.ts); for a conv that is a dense layer (1x1
+// output), shaders/fast/conv2d_dense.wgsl via ./conv-dense.ts. chooseVariant picks per shape, or 'simple' for
+// every pass when the run uses the simple kernel set (./kernel-set.ts); the `variant` argument of every
+// launcher forces one (the tests run both, bench/ times both).
 import code from '../../shaders/conv2d.wgsl?raw';
 import { Kernel, foldGrid } from '../gpu/kernel.ts';
 import { Tensor, shapeText, type Shape } from '../gpu/tensor.ts';
 import { conv2dOutputShape, convTranspose2dOutputShape, type ConvOptions } from './conv-shapes.ts';
 import { SKINNY_CHANNELS, gemmBackwardInput, gemmBackwardWeight, gemmForward } from './conv-gemm.ts';
 import { denseBackwardInput, denseBackwardWeight, denseForward, isDense } from './conv-dense.ts';
+import { kernelSet } from './kernel-set.ts';
 
 const file = 'shaders/conv2d.wgsl';
 const kernels = {
@@ -56,6 +58,7 @@ export type ConvVariant = 'simple' | 'fast';
 function chooseVariant(pass: 'forward' | 'backwardInput' | 'backwardWeight', rows: number, columns: number,
   forced?: ConvVariant, dense = false): ConvVariant {
   if (forced) return forced;
+  if (kernelSet() === 'simple') return 'simple'; // the run-wide switch (./kernel-set.ts)
   if (pass === 'backwardWeight' || dense) return 'fast';
   if (pass === 'backwardInput' && rows <= SKINNY_CHANNELS) return 'fast';
   return rows >= 16 && columns >= 16 ? 'fast' : 'simple';

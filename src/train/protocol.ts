@@ -14,6 +14,7 @@
 //   POST /api/event                    ← PageEvent (JSON): progress for the terminal, the end of the run
 import type { StepStats, TrainingConfig } from './gan.ts';
 import type { LoopOutcome } from './loop.ts';
+import type { KernelSet } from '../kernels/kernel-set.ts';
 
 export const API = '/api';
 
@@ -28,6 +29,8 @@ export interface RunDescription {
   /** minutes between checkpoints besides the epoch ends */
   checkpointEveryMinutes: number;
   keepEpochs: boolean;
+  /** the kernel versions the page runs (src/kernels/kernel-set.ts), from --kernel-set */
+  kernelSet: KernelSet;
   /** the commands to run after a divergence without and with a kept checkpoint, {lr} where the learning rate goes */
   retryCommand: string;
   resumeCommand: string;

@@ -32,7 +32,7 @@ const convConfigs: Config[] = [
   { x: [1, 130, 5, 5], w: [66, 130, 3, 3], stride: 1, padding: 1, bias: true },
   { x: [2, 6, 11, 10], w: [20, 6, 5, 5], stride: 3, padding: 2, bias: false }, // stride 3: 9 input-gradient phases of 2x2, 2x1, 1x1 taps
   { x: [2, 4, 7, 7], w: [5, 4, 1, 1], stride: 2, padding: 0, bias: false },    // 1x1 stride 2: three phases have no taps (dx = 0 there)
-  // dense (1x1 output, shaders/conv2d_dense.wgsl): forward K = 925 split in 3 unequal chunks, dw's 10 rows in 2 blocks
+  // dense (1x1 output, shaders/fast/conv2d_dense.wgsl): forward K = 925 split in 3 unequal chunks, dw's 10 rows in 2 blocks
   { x: [3, 37, 5, 5], w: [10, 37, 5, 5], stride: 2, padding: 0, bias: false },
   { x: [2, 3, 4, 4], w: [2, 3, 4, 4], stride: 1, padding: 0, bias: true },    // dense with a bias: the forward takes the tiled GEMM
 ];

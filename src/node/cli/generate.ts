@@ -12,14 +12,15 @@ import { Generator, seedStream } from '../../model/dcgan.ts';
 import { decodeCheckpoint, loadModel } from '../../train/checkpoint.ts';
 import { sampleImages } from '../../train/gan.ts';
 import { imageAt, imageGrid } from '../../train/images.ts';
+import { parseKernelSet, useKernelSet } from '../../kernels/kernel-set.ts';
 import { numberFlag, parseFlags } from './args.ts';
 import { runMain } from './main.ts';
 import { CHECKPOINT_FILE } from './paths.ts';
 
-const USAGE = 'usage: npm run generate -- --checkpoint FILE|RUN [--n 64] [--seed 1] [--out DIR] [--interpolate] [--steps 10]';
+const USAGE = 'usage: npm run generate -- --checkpoint FILE|RUN [--n 64] [--seed 1] [--out DIR] [--interpolate] [--steps 10]\n       [--kernel-set fast|simple]';
 const FLAGS = {
   checkpoint: { type: 'string' }, n: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
-  interpolate: { type: 'boolean' }, steps: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  interpolate: { type: 'boolean' }, steps: { type: 'string' }, 'kernel-set': { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 async function main(argv: string[]): Promise<number> {
@@ -37,8 +38,12 @@ async function main(argv: string[]): Promise<number> {
   const steps = numberFlag(flags, 'steps', 10, { min: 2, max: 256 });
   const outDir = path.resolve(String(flags.out ?? path.join(path.dirname(file), 'generated')));
 
+  const kernels = parseKernelSet(flags['kernel-set'] ?? 'fast');
+
   const checkpoint = decodeCheckpoint(readFileSync(file), file);
+  useKernelSet(kernels); // before any kernel runs
   await nodeDevice();
+  console.error(`generating with the ${kernels} kernels`);
   const model = checkpoint.config.model;
   const generator = new Generator(model, seedStream(0));
   loadModel(checkpoint, 'netG', generator);

@@ -20,6 +20,7 @@ import { BatchLoader } from '../../train/data/loader.ts';
 import type { TrainingConfig } from '../../train/gan.ts';
 import { decodeCheckpoint, type Checkpoint } from '../../train/checkpoint.ts';
 import { DEFAULT_CONFIG, largestActivationPerImage, stridedLayers } from '../../model/dcgan.ts';
+import { parseKernelSet, type KernelSet } from '../../kernels/kernel-set.ts';
 import { numberFlag, parseFlags, type Options } from './args.ts';
 import { CHECKPOINT_FILE } from './paths.ts';
 
@@ -29,17 +30,18 @@ const TRAIN_FLAGS = {
   ngf: { type: 'string' }, ndf: { type: 'string' }, nz: { type: 'string' }, lr: { type: 'string' },
   beta1: { type: 'string' }, seed: { type: 'string' }, 'max-iters': { type: 'string' },
   'sample-every': { type: 'string' }, patience: { type: 'string' }, 'cache-dir': { type: 'string' },
-  'checkpoint-every': { type: 'string' }, 'keep-epochs': { type: 'boolean' },
+  'checkpoint-every': { type: 'string' }, 'keep-epochs': { type: 'boolean' }, 'kernel-set': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Options;
 
 export const TRAIN_FLAGS_USAGE = `--data DIR [--match 'dog.*'] [--out RUN] [--epochs 25] [--batch-size 64]
        [--image-size 64] [--ngf 64] [--ndf 64] [--nz 100] [--lr 0.0002] [--beta1 0.5] [--seed 1]
        [--max-iters N] [--sample-every 100] [--patience 50] [--checkpoint-every 10] [--keep-epochs]
-       [--cache-dir DIR]`;
+       [--cache-dir DIR] [--kernel-set fast|simple]`;
 
 export const RESUME_USAGE = `--resume RUN [--epochs N] [--max-iters N] [--lr X] [--beta1 X] [--sample-every N]
-       [--patience N] [--checkpoint-every MINUTES] [--keep-epochs] [--data DIR] [--cache-dir DIR]`;
+       [--patience N] [--checkpoint-every MINUTES] [--keep-epochs] [--data DIR] [--cache-dir DIR]
+       [--kernel-set fast|simple]`;
 
 /** Flags that define the model or the data a checkpoint was trained on: a resumed run cannot change them. */
 const FIXED_ON_RESUME = ['image-size', 'ngf', 'ndf', 'nz', 'batch-size', 'seed', 'match', 'out'] as const;
@@ -56,9 +58,11 @@ interface RunSettings {
   /** keep RUN/checkpoint-epoch-NNN.safetensors of every epoch, not only the latest */
   keepEpochs: boolean;
   cacheDir?: string;
+  /** the kernel versions (src/kernels/kernel-set.ts): they change speed, not results beyond float rounding */
+  kernelSet: KernelSet;
 }
 
-const DEFAULT_SETTINGS = { epochs: 25, sampleEvery: 100, patience: 50, checkpointEvery: 10, keepEpochs: false };
+const DEFAULT_SETTINGS = { epochs: 25, sampleEvery: 100, patience: 50, checkpointEvery: 10, keepEpochs: false, kernelSet: 'fast' as KernelSet };
 
 /** A run whose flags are checked and whose resume state is read; nothing is written yet. */
 interface RunPlan {
@@ -124,6 +128,7 @@ export function planRun(flags: Flags, usage: string, script: 'train' | 'train:ch
     patience: n('patience', saved.patience ?? DEFAULT_SETTINGS.patience, { min: 1 }),
     checkpointEvery: n('checkpoint-every', saved.checkpointEvery ?? DEFAULT_SETTINGS.checkpointEvery, { integer: false, min: 0 }),
     keepEpochs: flags['keep-epochs'] === true || (saved.keepEpochs ?? DEFAULT_SETTINGS.keepEpochs),
+    kernelSet: parseKernelSet(flags['kernel-set'] ?? saved.kernelSet ?? DEFAULT_SETTINGS.kernelSet),
   });
 
   if (flags.resume) {
@@ -156,7 +161,7 @@ export function planRun(flags: Flags, usage: string, script: 'train' | 'train:ch
     const note = (flag: string, before: unknown, after: unknown) => before !== after && changed.push(`--${flag} ${before} → ${after}`);
     note('lr', old.lr, config.lr);
     note('beta1', old.beta1, config.beta1);
-    for (const [flag, key] of [['epochs', 'epochs'], ['sample-every', 'sampleEvery'], ['patience', 'patience'], ['checkpoint-every', 'checkpointEvery'], ['keep-epochs', 'keepEpochs'], ['data', 'dataDir']] as const) {
+    for (const [flag, key] of [['epochs', 'epochs'], ['sample-every', 'sampleEvery'], ['patience', 'patience'], ['checkpoint-every', 'checkpointEvery'], ['keep-epochs', 'keepEpochs'], ['kernel-set', 'kernelSet'], ['data', 'dataDir']] as const) {
       if (saved[key] !== undefined) note(flag, saved[key], settings[key]);
     }
     return { runDir, config, settings, maxIters, checkpoint, changed, retryCommand: (lr) => `npm run ${script} -- --resume ${flags.resume} --lr ${lr}` };

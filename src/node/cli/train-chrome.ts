@@ -50,7 +50,7 @@ function apiPlugin(run: PreparedRun, files: RunFiles, onEvent: (e: PageEvent) =>
   const description: RunDescription = {
     runDir: run.runDir, config, epochs: settings.epochs, maxIters: Number.isFinite(run.maxIters) ? run.maxIters : null,
     sampleEvery: settings.sampleEvery, patience: settings.patience, batchesPerEpoch: loader.batchesPerEpoch,
-    checkpointEveryMinutes: settings.checkpointEvery, keepEpochs: settings.keepEpochs, retryCommand: run.retryCommand('{lr}', false), resumeCommand: run.retryCommand('{lr}', true),
+    checkpointEveryMinutes: settings.checkpointEvery, keepEpochs: settings.keepEpochs, kernelSet: settings.kernelSet, retryCommand: run.retryCommand('{lr}', false), resumeCommand: run.retryCommand('{lr}', true),
     images: run.report.count, skipped: run.report.skipped.length, resume: run.checkpoint !== null, checkpointFile: files.checkpointFile,
   };
   const integer = (url: URL, name: string) => {
@@ -120,8 +120,9 @@ async function main(argv: string[]): Promise<number> {
   if (run.checkpoint) {
     const changed = run.changed.length > 0 ? ` with ${run.changed.join(', ')}` : '';
     console.error(`resuming ${run.runDir} at epoch ${run.checkpoint.position.epoch + 1}, iteration ${run.checkpoint.iteration}${changed}`);
-    files.log({ event: 'resume', iteration: run.checkpoint.iteration, changed: run.changed, host: 'chrome' });
+    files.log({ event: 'resume', iteration: run.checkpoint.iteration, changed: run.changed, kernelSet: run.settings.kernelSet, host: 'chrome' });
   }
+  console.error(`training in Chromium with the ${run.settings.kernelSet} kernels`);
   const progress = new TerminalProgress(run.settings.epochs);
 
   let finish: (result: { code: number } | { error: string }) => void = () => {};

@@ -8,6 +8,8 @@ import { nodeDevice } from '../webgpu.ts';
 import { GanTraining } from '../../train/gan.ts';
 import { restoreTraining } from '../../train/checkpoint.ts';
 import { runTraining } from '../../train/loop.ts';
+import { useKernelSet } from '../../kernels/kernel-set.ts';
+import { kernelsDispatched } from '../../gpu/kernel.ts';
 import { runMain } from './main.ts';
 import { checkFits, parseTrainFlags, planRun, prepareRun, RESUME_USAGE, TRAIN_FLAGS_USAGE } from './run-setup.ts';
 import { RunFiles, TerminalProgress, reportOutcome } from './run-files.ts';
@@ -25,16 +27,18 @@ async function main(argv: string[]): Promise<number> {
   checkFits(plan.config, device.limits, 'this adapter');
   const run = await prepareRun(plan);
   const { config, settings, checkpoint, loader } = run;
+  useKernelSet(settings.kernelSet); // before any kernel runs
 
   const training = new GanTraining(config);
   const files = new RunFiles(run.runDir);
   if (checkpoint) {
     restoreTraining(training, checkpoint);
     const changed = run.changed.length > 0 ? ` with ${run.changed.join(', ')}` : '';
-    console.error(`resuming ${run.runDir} at epoch ${checkpoint.position.epoch + 1}, iteration ${training.iteration}${changed}`);
-    files.log({ event: 'resume', iteration: training.iteration, changed: run.changed });
+    console.error(`resuming ${run.runDir} at epoch ${checkpoint.position.epoch + 1}, iteration ${training.iteration}${changed}; ${settings.kernelSet} kernels`);
+    files.log({ event: 'resume', iteration: training.iteration, changed: run.changed, kernelSet: settings.kernelSet });
   } else {
-    files.log({ event: 'start', adapter, config, data: { images: run.report.count, skipped: run.report.skipped.length } });
+    console.error(`training with the ${settings.kernelSet} kernels`);
+    files.log({ event: 'start', adapter, config, kernelSet: settings.kernelSet, data: { images: run.report.count, skipped: run.report.skipped.length } });
   }
 
   const progress = new TerminalProgress(settings.epochs);
@@ -58,6 +62,8 @@ async function main(argv: string[]): Promise<number> {
       checkpointEveryMs: settings.checkpointEvery * 60_000, keepEpochs: settings.keepEpochs, retryCommand: run.retryCommand,
     },
   ).finally(() => training.dispose());
+  // which kernel versions actually ran (Kernel.name of each), so a --kernel-set simple run can be checked
+  files.log({ event: 'kernels', kernelSet: settings.kernelSet, dispatched: kernelsDispatched() });
   return reportOutcome(outcome, files, settings.epochs, run.maxIters, stop.exitCode ?? 130);
 }
 

@@ -1,4 +1,7 @@
-// The second half of a split-K GEMM (shaders/conv2d_gemm.wgsl): WGSL has no float atomics, so each K chunk
+// Part of the fast versions (shaders/fast/conv2d_gemm.wgsl, conv2d_dense.wgsl) of shaders/conv2d.wgsl's
+// passes; the simple kernels sum each output in one thread and need no such step.
+//
+// The second half of a split-K GEMM (shaders/fast/conv2d_gemm.wgsl): WGSL has no float atomics, so each K chunk
 // wrote its own partial sums, and here
 //   out[e] = Σ_{split < splits} partial[split · count + e]  (+ bias[(e / plane) % channels] for an NCHW output)
 // One thread per output; the reads of one split are contiguous across threads.

@@ -1,6 +1,9 @@
+// Fast version of: shaders/conv2d.wgsl's conv2d_backward_input, for an x of at most 4 channels.
+// Idea: per output phase, each thread holds several pixels x 4 channels in vec4s; taps outside, o innermost.
+//
 // The conv input gradient when x has few channels (DCGAN: the RGB image, so G's last transposed conv and
 // the gradient D passes back to the generated images). Same math and phase (sub-pixel) decomposition as
-// conv2d_gemm_backward_input in shaders/conv2d_gemm.wgsl (shaders/shared/conv_phases.wgsl):
+// conv2d_gemm_backward_input in shaders/fast/conv2d_gemm.wgsl (shaders/shared/conv_phases.wgsl):
 //   dx[n,c,iy,ix] = Σ_{o,t,u} w[o, c, ry + s·t, rx + s·u] · dy[n, o, base_y + qy − t, base_x + qx − u]   (+ b[c])
 // but as a GEMM with M = C ≤ 4 a 64-row tile would be 95% padding, and with so few rows there is no reuse
 // of dy to stage in workgroup memory anyway: each dy element feeds only C outputs. So each thread holds

@@ -1,3 +1,7 @@
+// Fast version of: shaders/conv2d.wgsl's conv2d_forward, conv2d_backward_input, conv2d_backward_weight.
+// Idea: each pass as an implicit GEMM (im2col folded into the tile loads), 128x128 tiles in workgroup
+// memory, an 8x8 register block per thread, split-K for long sums.
+//
 // Fast conv2d passes as implicit GEMMs: C[M, N] = Σ_k A[M, k] · B[k, N], where im2col is never built
 // in memory: each tile load computes which x / dy / w element a (row, k) or (k, column) entry stands for.
 // The geometry and buffers are every conv kernel's (shaders/shared/conv_geometry.wgsl): x [N, C, H, W],
@@ -32,7 +36,7 @@
 //
 // Split K: when M x N has too few tiles to fill the GPU (the weight gradient, DCGAN's small late layers),
 // grid z also splits K into `splits` chunks; each writes a partial sum at out[split · count + index] and
-// shaders/split_k_reduce.wgsl adds them (and the bias: has_bias only counts when splits = 1). With
+// shaders/fast/split_k_reduce.wgsl adds them (and the bias: has_bias only counts when splits = 1). With
 // splits = 1 the kernels write out directly.
 
 // #include "shared/conv_geometry.wgsl"

@@ -1,3 +1,6 @@
+// Fast version of: shaders/conv2d.wgsl's three passes, for a conv with a 1x1 output (a dense layer).
+// Idea: one small strided GEMM serves all three passes, rows broadcast across a workgroup, split-K.
+//
 // A conv whose kernel covers its whole unpadded input has a 1x1 output: it is a dense (fully connected)
 // layer. DCGAN has two: D's last layer (4x4x512 → 1 logit) and, in conv geometry, G's first (the noise
 // 1x1x100 → 4x4x512 transposed conv is the input gradient of a 4x4 → 1x1 conv). With k = (c, i, j)
@@ -12,7 +15,7 @@
 // one without copying: src/kernels/conv-dense.ts sets them). Each thread owns ROWS rows x 4 columns of C;
 // the rows are workgroup y, so every thread of a workgroup reads the same A values (a broadcast load) and
 // its own 4 columns of B. With a long K (the forward: K = C·KH·KW), grid z splits K into chunks that write
-// partial sums, added up by shaders/split_k_reduce.wgsl, as in shaders/conv2d_gemm.wgsl.
+// partial sums, added up by shaders/fast/split_k_reduce.wgsl, as in shaders/fast/conv2d_gemm.wgsl.
 
 struct Params {
   m: u32, n: u32, k: u32,
