@@ -1,5 +1,8 @@
 // Every GPU kernel against its float64 CPU reference (the case lists are shared with the browser run).
-import { describe, it } from 'vitest';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { kernelsDispatched } from '../src/gpu/kernel.ts';
 import { useGpu } from './support/node-device.ts';
 import { allOpCases } from './cases/index.ts';
 
@@ -10,3 +13,23 @@ for (const [family, cases] of Object.entries(allOpCases)) {
     for (const c of cases) it(c.name, c.run);
   });
 }
+
+// The fast versions of a kernel (shaders/fast/) are only trusted if the cases above ran each of them against
+// the reference: after the conv cases, every @compute entry point of shaders/fast/ has been dispatched, with
+// each tile size of the tiled GEMMs.
+describe('conv fast versions', () => {
+  it('the conv cases dispatched every kernel of shaders/fast/', () => {
+    const dispatched = kernelsDispatched();
+    const dir = path.join(import.meta.dirname, '..', 'shaders', 'fast');
+    const missing: string[] = [];
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.wgsl'))) {
+      const code = readFileSync(path.join(dir, file), 'utf8');
+      for (const [, entry] of code.matchAll(/@compute[^;{]*?fn\s+(\w+)/g)) {
+        const name = `shaders/fast/${file}:${entry}`;
+        const tiles = code.includes('#include "shared/gemm_tiles.wgsl"') ? [' TILE=64', ' TILE=128'] : [''];
+        for (const tile of tiles) if (!dispatched.includes(name + tile)) missing.push(name + tile);
+      }
+    }
+    expect(missing, `dispatched: ${dispatched.filter((n) => n.startsWith('shaders/fast/')).join(', ')}`).toEqual([]);
+  });
+});
