@@ -106,6 +106,19 @@ if (!chromium) {
       expect(checkpoint.position).toEqual({ epoch: 1, batchInEpoch: 1 });
     }, 400_000);
 
+    it('--kernel-set simple reaches the page: the Node losses, no kernel of shaders/fast/ dispatched', async () => {
+      const out = path.join(tmp, 'chrome-simple');
+      const chrome = await cli('train-chrome', ['--data', photos, '--epochs', '3', '--max-iters', '2', ...TINY, '--out', out, '--kernel-set', 'simple']);
+      expect(chrome.code, chrome.stderr).toBe(0);
+      expect(chrome.stderr).toContain('training in Chromium with the simple kernels');
+      expectSameLosses(logLines(out), logLines(inNode).slice(0, 2), 'Chrome simple vs Node fast');
+      const events = readFileSync(path.join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(events.find((e) => e.event === 'start').kernelSet).toBe('simple');
+      const used = events.find((e) => e.event === 'kernels').dispatched as string[];
+      expect(used).toContain('shaders/conv2d.wgsl:conv2d_backward_weight');
+      expect(used.filter((name) => name.startsWith('shaders/fast/'))).toEqual([]);
+    }, 400_000);
+
     it('a checkpoint from Chrome resumes in Node, and one from Node resumes in Chrome', async () => {
       expect((await cli('train', ['--data', photos, '--epochs', '3', '--max-iters', '6', ...TINY, '--out', whole])).code).toBe(0);
       const nodeResumes = await cli('train', ['--resume', inChrome, '--max-iters', '6']);
