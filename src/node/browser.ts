@@ -161,7 +161,9 @@ export async function launchChromium(options: OpenPageOptions = {}): Promise<{ b
   ];
   // headless: true is puppeteer's --headless=new; pipe: see the top of this file
   const browser = await puppeteer
-    .launch({ executablePath, headless: true, pipe: true, userDataDir, args, ...signalHandling(options.handleSignals ?? true) })
+    // protocolTimeout: one waitForFunction is one protocol call that lasts as long as the page works (the op
+    // cases take minutes on a software adapter); callers bound their waits with their own timeouts
+    .launch({ executablePath, headless: true, pipe: true, userDataDir, args, protocolTimeout: 30 * 60_000, ...signalHandling(options.handleSignals ?? true) })
     .catch((e: unknown) => {
       rmSync(userDataDir, { recursive: true, force: true });
       watchdog.stdin?.end(); // the watchdog kills whatever of Chromium started, and exits
