@@ -4,6 +4,7 @@ import type { Tensor } from '../gpu/tensor.ts';
 import { record } from './tape.ts';
 import * as act from '../kernels/activations.ts';
 import { addScaled, copy } from '../kernels/elementwise.ts';
+import * as up from '../kernels/upsample.ts';
 
 /** a + b:  dL/da = dL/db = dL/dy */
 export function add(a: Tensor, b: Tensor): Tensor {
@@ -30,4 +31,9 @@ export function tanh(x: Tensor): Tensor {
 export function sigmoid(x: Tensor): Tensor {
   const y = act.sigmoidForward(x);
   return record(y, [x], (dy) => [act.sigmoidBackward(y, dy)]);
+}
+
+/** nearest-neighbour upsampling by 2, y[n,c,2i+a,2j+b] = x[n,c,i,j]:  dL/dx[n,c,i,j] = Σ_{a,b ∈ {0,1}} dL/dy[n,c,2i+a,2j+b] */
+export function upsample2x(x: Tensor): Tensor {
+  return record(up.upsample2xForward(x), [x], (dy) => [up.upsample2xBackward(dy)]);
 }

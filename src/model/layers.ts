@@ -4,13 +4,15 @@
 import { Tensor, keep } from '../gpu/tensor.ts';
 import { conv2d, convTranspose2d } from '../autograd/conv.ts';
 import { batchNorm2d } from '../autograd/batchnorm.ts';
-import { leakyRelu, relu, sigmoid, tanh } from '../autograd/ops.ts';
+import { leakyRelu, relu, sigmoid, tanh, upsample2x } from '../autograd/ops.ts';
 import { fill } from '../kernels/elementwise.ts';
+import { upsample2xOutputShape } from '../kernels/upsample.ts';
 import { randomNormal } from '../kernels/random.ts';
 import { conv2dOutputShape, convTranspose2dOutputShape, type ConvOptions } from '../kernels/conv-shapes.ts';
 import * as refAct from '../reference/activations.ts';
 import * as refBn from '../reference/batchnorm.ts';
 import * as refConv from '../reference/conv.ts';
+import * as refUp from '../reference/upsample.ts';
 import { ReferenceLayer, pointwise, type ReferenceTensors } from '../reference/dcgan.ts';
 
 export interface Layer {
@@ -219,6 +221,22 @@ export class Sigmoid extends Stateless {
       const y = refAct.sigmoidForward(x);
       return { y, dx: (dy) => refAct.sigmoidBackward(y, dy) };
     });
+  }
+}
+
+/** nn.Upsample(scale_factor=2, mode='nearest'): each pixel becomes a 2x2 block (not used by the DCGAN itself). */
+export class Upsample extends Stateless {
+  readonly kind = 'Upsample';
+  readonly scaleFactor = 2;
+  forward(x: Tensor) {
+    return upsample2x(x);
+  }
+  reference() {
+    return new ReferenceLayer({}, [], (x, shape) => ({
+      y: refUp.upsample2xForward(x, shape),
+      shape: upsample2xOutputShape(shape),
+      backward: (dy) => ({ dx: refUp.upsample2xBackward(dy, shape) }),
+    }));
   }
 }
 

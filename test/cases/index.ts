@@ -6,6 +6,7 @@ import { convCases } from './conv.cases.ts';
 import { lossCases } from './loss.cases.ts';
 import { adamCases } from './adam.cases.ts';
 import { randomCases } from './random.cases.ts';
+import { upsampleCases } from './upsample.cases.ts';
 import type { OpCase } from '../support/check.ts';
 
 export const allOpCases: Record<string, OpCase[]> = {
@@ -16,4 +17,5 @@ export const allOpCases: Record<string, OpCase[]> = {
   loss: lossCases,
   adam: adamCases,
   random: randomCases,
+  upsample: upsampleCases,
 };
