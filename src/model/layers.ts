@@ -13,7 +13,7 @@ import * as refAct from '../reference/activations.ts';
 import * as refBn from '../reference/batchnorm.ts';
 import * as refConv from '../reference/conv.ts';
 import * as refUp from '../reference/upsample.ts';
-import { ReferenceLayer, pointwise, type ReferenceTensors } from '../reference/dcgan.ts';
+import { ReferenceLayer, pointwise, pointwiseFromOutput, type ReferenceTensors } from '../reference/dcgan.ts';
 
 export interface Layer {
   readonly kind: string;
@@ -204,10 +204,7 @@ export class Tanh extends Stateless {
     return tanh(x);
   }
   reference() {
-    return pointwise((x) => {
-      const y = refAct.tanhForward(x);
-      return { y, dx: (dy) => refAct.tanhBackward(y, dy) };
-    });
+    return pointwiseFromOutput(refAct.tanhForward, refAct.tanhBackward);
   }
 }
 
@@ -217,10 +214,7 @@ export class Sigmoid extends Stateless {
     return sigmoid(x);
   }
   reference() {
-    return pointwise((x) => {
-      const y = refAct.sigmoidForward(x);
-      return { y, dx: (dy) => refAct.sigmoidBackward(y, dy) };
-    });
+    return pointwiseFromOutput(refAct.sigmoidForward, refAct.sigmoidBackward);
   }
 }
 

@@ -52,6 +52,13 @@ export const pointwise = (pass: (x: Vec) => { y: Vec; dx: (dy: Vec) => Vec }) =>
     return { y, shape, backward: (dy) => ({ dx: dx(dy) }) };
   });
 
+/** An activation whose derivative is written with its output y (tanh' = 1 − y², σ' = σ(1 − σ)). */
+export const pointwiseFromOutput = (forward: (x: Vec) => Vec, backward: (y: Vec, dy: Vec) => Vec) =>
+  pointwise((x) => {
+    const y = forward(x);
+    return { y, dx: (dy) => backward(y, dy) };
+  });
+
 export class ReferenceSequential {
   constructor(readonly layers: ReferenceLayer[]) {}
 
