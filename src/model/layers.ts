@@ -72,6 +72,24 @@ abstract class ConvLayer implements Layer {
   }
   abstract forward(x: Tensor): Tensor;
   abstract reference(tensors: ReferenceTensors): ReferenceLayer;
+  /** The float64 twin from the op's four reference functions (conv and transposed conv differ only in those). */
+  protected referenceWith(
+    t: ReferenceTensors,
+    forward: typeof refConv.conv2dForward,
+    outputShape: typeof conv2dOutputShape,
+    backwardInput: typeof refConv.conv2dBackwardInput,
+    backwardWeight: typeof refConv.conv2dBackwardWeight,
+  ): ReferenceLayer {
+    const { data: w, shape: wShape } = t.weight;
+    return new ReferenceLayer(t, ['weight'], (x, shape) => ({
+      y: forward(x, shape, w, wShape, null, this.options),
+      shape: outputShape(shape, wShape, this.options),
+      backward: (dy) => ({
+        dx: backwardInput(dy, w, wShape, shape, this.options),
+        grads: { weight: backwardWeight(x, shape, dy, wShape, this.options) },
+      }),
+    }));
+  }
   parameters() {
     return { weight: this.weight };
   }
@@ -89,15 +107,7 @@ export class Conv2d extends ConvLayer {
     return conv2d(x, this.weight, null, this.options);
   }
   reference(t: ReferenceTensors) {
-    const { data: w, shape: wShape } = t.weight;
-    return new ReferenceLayer(t, ['weight'], (x, shape) => ({
-      y: refConv.conv2dForward(x, shape, w, wShape, null, this.options),
-      shape: conv2dOutputShape(shape, wShape, this.options),
-      backward: (dy) => ({
-        dx: refConv.conv2dBackwardInput(dy, w, wShape, shape, this.options),
-        grads: { weight: refConv.conv2dBackwardWeight(x, shape, dy, wShape, this.options) },
-      }),
-    }));
+    return this.referenceWith(t, refConv.conv2dForward, conv2dOutputShape, refConv.conv2dBackwardInput, refConv.conv2dBackwardWeight);
   }
 }
 
@@ -110,15 +120,9 @@ export class ConvTranspose2d extends ConvLayer {
     return convTranspose2d(x, this.weight, null, this.options);
   }
   reference(t: ReferenceTensors) {
-    const { data: w, shape: wShape } = t.weight;
-    return new ReferenceLayer(t, ['weight'], (x, shape) => ({
-      y: refConv.convTranspose2dForward(x, shape, w, wShape, null, this.options),
-      shape: convTranspose2dOutputShape(shape, wShape, this.options),
-      backward: (dy) => ({
-        dx: refConv.convTranspose2dBackwardInput(dy, w, wShape, shape, this.options),
-        grads: { weight: refConv.convTranspose2dBackwardWeight(x, shape, dy, wShape, this.options) },
-      }),
-    }));
+    return this.referenceWith(
+      t, refConv.convTranspose2dForward, convTranspose2dOutputShape, refConv.convTranspose2dBackwardInput, refConv.convTranspose2dBackwardWeight,
+    );
   }
 }
 
