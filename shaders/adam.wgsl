@@ -10,7 +10,9 @@
 // As in PyTorch, t is counted per parameter (a parameter skipped for lack of a gradient does not advance),
 // so `step` holds one pair per parameter of the optimizer and `slot` says which pair is this one's.
 
-struct Params { n: u32, slot: u32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32 }
+// 1 − β1 and 1 − β2 come computed on the host: in float32, 1 − 0.999 is 0.00099998713 (β2 itself rounds to
+// 0.99900001), which would leave every v 1.3e-5 low and every update 6.4e-6 too large.
+struct Params { n: u32, slot: u32, beta1: f32, beta2: f32, one_minus_beta1: f32, one_minus_beta2: f32, eps: f32, weight_decay: f32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> grad: array<f32>;
 @group(0) @binding(2) var<storage, read> step: array<f32>;          // pairs [lr / (1 − β1^t), sqrt(1 − β2^t)]
@@ -28,8 +30,8 @@ fn adam_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   let bias_correction2_sqrt = step[2u * params.slot + 1u];
   let p = param[i];
   let g = grad[i] + params.weight_decay * p;
-  let m_new = params.beta1 * m[i] + (1.0 - params.beta1) * g;
-  let v_new = params.beta2 * v[i] + (1.0 - params.beta2) * g * g;
+  let m_new = params.beta1 * m[i] + params.one_minus_beta1 * g;
+  let v_new = params.beta2 * v[i] + params.one_minus_beta2 * g * g;
   m[i] = m_new;
   v[i] = v_new;
   param[i] = p - step_size * m_new / (sqrt(v_new) / bias_correction2_sqrt + params.eps);

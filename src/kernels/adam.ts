@@ -38,7 +38,8 @@ export function adamUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, st
   const { beta1, beta2, eps, weightDecay } = constants;
   kernel.dispatch1d(
     { param, grad, m, v, step: stepValues },
-    { n: param.size, slot, beta1, beta2, eps, weight_decay: weightDecay },
+    // 1 − β in float64 here, then rounded once to float32 (the shader's own 1.0 − β would round β first)
+    { n: param.size, slot, beta1, beta2, one_minus_beta1: 1 - beta1, one_minus_beta2: 1 - beta2, eps, weight_decay: weightDecay },
     param.size,
     ` param ${shapeText(param.shape)}`,
   );

@@ -4,7 +4,7 @@ import { adamStepValues, adamUpdate } from '../../src/kernels/adam.ts';
 import { adamStep } from '../../src/reference/adam.ts';
 import { Adam, adamDefaults, type AdamOptions } from '../../src/optim/adam.ts';
 import { Tensor, keep, tidy, type Shape } from '../../src/gpu/tensor.ts';
-import { assertClose, download, randomArray, rng, upload, type OpCase } from '../support/check.ts';
+import { assertClose, download, maxElementwiseRelativeError, randomArray, rng, upload, type OpCase } from '../support/check.ts';
 
 const STEPS = 5;
 const f32 = (a: Float64Array): Float64Array => Float64Array.from(Float32Array.from(a));
@@ -92,4 +92,26 @@ const classCase: OpCase = {
   },
 };
 
-export const adamCases: OpCase[] = [...kernelCases, classCase];
+/**
+ * The moments to float32 precision element by element: one step from zero moments gives m = (1 − β1) g and
+ * v = (1 − β2) g². With 1 − β computed in float32 from a rounded β (1 − 0.999 → 0.00099998713), v was
+ * 1.3e-5 low; with 1 − β from the host, the only errors are float32 roundings (≤ ~2e-7).
+ */
+const momentsCase: OpCase = {
+  name: 'adam moments to float32 precision (1 − β1, 1 − β2 from the host), β1 0.99, β2 0.999',
+  run: async () => {
+    const r = rng(330);
+    const n = 1000;
+    const opts: AdamOptions = { ...adamDefaults, beta1: 0.99, beta2: 0.999 };
+    const grad = f32(randomArray(n, r, -1, 1));
+    const [param, m, v, stepValues] = tidy(() => [upload(new Float64Array(n), [n]), upload(new Float64Array(n), [n]), upload(new Float64Array(n), [n]), upload(new Float64Array(2), [2])]);
+    stepValues.write(adamStepValues(opts.lr, opts.beta1, opts.beta2, 1));
+    tidy(() => adamUpdate(param, upload(grad, [n]), m, v, stepValues, opts));
+    const errM = maxElementwiseRelativeError(await download(m), grad.map((g) => (1 - opts.beta1) * g));
+    const errV = maxElementwiseRelativeError(await download(v), grad.map((g) => (1 - opts.beta2) * g * g));
+    for (const t of [param, m, v, stepValues]) t.dispose();
+    if (!(errM < 3e-7 && errV < 3e-7)) throw new Error(`adam moments: largest relative error m ${errM.toExponential(2)}, v ${errV.toExponential(2)} (≥ 3e-7)`);
+  },
+};
+
+export const adamCases: OpCase[] = [...kernelCases, momentsCase, classCase];

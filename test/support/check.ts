@@ -52,6 +52,13 @@ export function assertClose(what: string, gpu: ArrayLike<number>, ref: ArrayLike
   return err;
 }
 
+/** The largest elementwise |gpu − ref| / |ref|: the norm-wise assertClose cannot see a small value that is wrong. */
+export function maxElementwiseRelativeError(gpu: ArrayLike<number>, reference: ArrayLike<number>): number {
+  let worst = 0;
+  for (let i = 0; i < gpu.length; i++) if (reference[i] !== 0) worst = Math.max(worst, Math.abs(gpu[i] - reference[i]) / Math.abs(reference[i]));
+  return worst;
+}
+
 /** An op test: `run` throws on failure. The same list runs under vitest in Node and in headless Chromium. */
 export interface OpCase {
   name: string;
