@@ -1,17 +1,7 @@
 // `npm run bench -- [options]`: the benchmark of bench/core.ts on this machine's WebGPU adapter (Dawn in
 // Node), or with --browser in headless Chromium through src/node/browser.ts. Prints the tables and
-// writes the full result as JSON (default bench/last-run.json, git-ignored).
-//
-//   --batch 8,16          batch sizes                    --image-size 64    --ngf 64 --ndf 64 --nz 100
-//   --kernels conv,iteration,ceilings,peer (sections; default ceilings,conv,iteration)
-//   --layers G.main.0,D.main.11  only these conv layers in the conv section (default: all)
-//   --variants simple,fast  conv versions the conv section times (the simple weight gradient of a 64x64,
-//                         ngf 64 model takes minutes on a CPU adapter: --variants fast skips it)
-//   --kernel-set fast     the run-wide kernel set (src/kernels/kernel-set.ts) of the iteration section and of
-//                         the conv section's default choice; simple also makes --variants default to simple
-//   --repeat 5            timed calls per measurement    --peer-repeat 1    timed TF.js iterations
-//   --sgemm-size 1024     --copy-mb 64                   --json FILE        --browser
-//   --timeout-min 60      (browser only) how long the page may run
+// writes the full result as JSON (default bench/last-run.json, git-ignored). The options: USAGE below,
+// which `npm run bench -- --help` prints.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire, register } from 'node:module';
 import os from 'node:os';
@@ -22,26 +12,54 @@ import { parseKernelSet } from '../src/kernels/kernel-set.ts';
 import { CONV_VARIANTS, DEFAULT_OPTIONS, SECTIONS, runBench, type BenchOptions, type BenchResult, type Section } from './core.ts';
 import { formatReport } from './report.ts';
 
-const { values } = parseArgs({
-  options: {
-    batch: { type: 'string' },
-    'image-size': { type: 'string' },
-    ngf: { type: 'string' },
-    ndf: { type: 'string' },
-    nz: { type: 'string' },
-    kernels: { type: 'string' },
-    layers: { type: 'string' },
-    variants: { type: 'string' },
-    'kernel-set': { type: 'string' },
-    repeat: { type: 'string' },
-    'peer-repeat': { type: 'string' },
-    'sgemm-size': { type: 'string' },
-    'copy-mb': { type: 'string' },
-    json: { type: 'string', default: 'bench/last-run.json' },
-    browser: { type: 'boolean', default: false },
-    'timeout-min': { type: 'string', default: '60' },
-  },
-});
+const USAGE = `usage: npm run bench -- [options]
+  --batch 8,16          batch sizes                    --image-size 64    --ngf 64 --ndf 64 --nz 100
+  --kernels conv,iteration,ceilings,peer (sections; default ceilings,conv,iteration)
+  --layers G.main.0,D.main.11  only these conv layers in the conv section (default: all)
+  --variants simple,fast  conv versions the conv section times (the simple weight gradient of a 64x64,
+                        ngf 64 model takes minutes on a CPU adapter: --variants fast skips it)
+  --kernel-set fast     the run-wide kernel set (src/kernels/kernel-set.ts) of the iteration section and of
+                        the conv section's default choice; simple also makes --variants default to simple
+  --repeat 5            timed calls per measurement    --peer-repeat 1    timed TF.js iterations
+  --sgemm-size 1024     --copy-mb 64                   --json FILE        --browser
+  --timeout-min 60      (browser only) how long the page may run
+  --help                this text`;
+
+/** The flags, or one line naming what is wrong (parseArgs' own error ends in a stack trace). */
+function readFlags() {
+  try {
+    return parseArgs({ options: FLAGS, strict: true, allowPositionals: false }).values;
+  } catch (e) {
+    console.error(`error: ${(e as Error).message.split('\n')[0]} (npm run bench -- --help lists the options)`);
+    process.exit(1);
+  }
+}
+
+const FLAGS = {
+  batch: { type: 'string' },
+  'image-size': { type: 'string' },
+  ngf: { type: 'string' },
+  ndf: { type: 'string' },
+  nz: { type: 'string' },
+  kernels: { type: 'string' },
+  layers: { type: 'string' },
+  variants: { type: 'string' },
+  'kernel-set': { type: 'string' },
+  repeat: { type: 'string' },
+  'peer-repeat': { type: 'string' },
+  'sgemm-size': { type: 'string' },
+  'copy-mb': { type: 'string' },
+  json: { type: 'string', default: 'bench/last-run.json' },
+  browser: { type: 'boolean', default: false },
+  'timeout-min': { type: 'string', default: '60' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+const values = readFlags();
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 
 function positiveInteger(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
@@ -136,6 +154,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  console.error(e instanceof Error ? e.message : e);
+  console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
   process.exitCode = 1;
 });
