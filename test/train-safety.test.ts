@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { decodeCheckpoint } from '../src/train/checkpoint.ts';
-import { processAlive } from '../src/node/run-lock.ts';
+import { processIsAlive } from '../src/node/disk.ts';
 import { writeSyntheticPhotos } from './support/photos.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -95,7 +95,7 @@ describe('every way of stopping saves the work', () => {
       const trainer = lockPid(out)!;
       process.kill(t.child.pid!, signal);
       const npmCode = await t.exited;
-      await until('the trainer to exit', () => !processAlive(trainer), 30_000);
+      await until('the trainer to exit', () => !processIsAlive(trainer), 30_000);
       expect(t.stderr()).toMatch(new RegExp(`stopped at iteration (\\d+); checkpoint .*checkpoint.safetensors \\(iteration \\1\\)`));
       // npm passes SIGINT and SIGTERM on and reports the trainer's code; SIGHUP ends npm itself, and the
       // trainer notices its parent is gone

@@ -5,6 +5,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { processIsAlive } from './disk.ts';
 
 const LOCK_FILE = 'lock';
 
@@ -12,16 +13,6 @@ interface LockOwner {
   pid: number;
   host: string;
   started: string;
-}
-
-/** true while a process with this PID exists (EPERM: it exists but is another user's). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export class RunLock {
@@ -45,7 +36,7 @@ export class RunLock {
         if (owner && owner.host !== os.hostname()) {
           throw new Error(`${runDir} is in use by the trainer with PID ${owner.pid} on host ${owner.host} (since ${owner.started}): stop it first, or if it is gone delete ${file}`);
         }
-        if (owner && owner.pid !== process.pid && processAlive(owner.pid)) {
+        if (owner && owner.pid !== process.pid && processIsAlive(owner.pid)) {
           throw new Error(`${runDir} is in use by the trainer with PID ${owner.pid} (since ${owner.started}): stop it first (kill ${owner.pid}), or choose another --out`);
         }
         if (!owner && Date.now() - (statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0) < 5000) {
