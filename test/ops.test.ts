@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { kernelsDispatched } from '../src/gpu/kernel.ts';
+import { TILES } from '../src/kernels/conv-gemm.ts';
 import { useGpu } from './support/node-device.ts';
 import { allOpCases } from './cases/index.ts';
 
@@ -26,7 +27,7 @@ describe('conv fast versions', () => {
       const code = readFileSync(path.join(dir, file), 'utf8');
       for (const [, entry] of code.matchAll(/@compute[^;{]*?fn\s+(\w+)/g)) {
         const name = `shaders/fast/${file}:${entry}`;
-        const tiles = code.includes('#include "shared/gemm_tiles.wgsl"') ? [' TILE=64', ' TILE=128'] : [''];
+        const tiles = code.includes('#include "shared/gemm_tiles.wgsl"') ? TILES.map((t) => ` TILE=${t}`) : [''];
         for (const tile of tiles) if (!dispatched.includes(name + tile)) missing.push(name + tile);
       }
     }

@@ -4,6 +4,8 @@
 export interface AdapterDescription {
   vendor: string;
   architecture: string;
+  /** the vendor's device name or id (adapter.info.device), '' where the implementation gives none */
+  device: string;
   description: string;
   /** true for CPU implementations (lavapipe, SwiftShader): correct, but slow */
   software: boolean;
@@ -15,7 +17,7 @@ export function describeAdapter(adapter: GPUAdapter): AdapterDescription {
   const software =
     (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true ||
     /llvmpipe|lavapipe|swiftshader|software/.test(text);
-  return { vendor: info.vendor, architecture: info.architecture, description: info.description, software };
+  return { vendor: info.vendor, architecture: info.architecture, device: info.device ?? '', description: info.description, software };
 }
 
 export function adapterLine(d: AdapterDescription): string {

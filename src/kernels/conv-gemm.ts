@@ -10,14 +10,20 @@ import type { ConvOptions } from './conv-shapes.ts';
 
 type GemmPass = 'forward' | 'backwardInput' | 'backwardWeight';
 const file = 'shaders/fast/conv2d_gemm.wgsl';
-/** The output tile sizes the shader's `override TILE` is compiled with: one pipeline per pass and size. */
-export type Tile = 64 | 128;
+/**
+ * The output tile sizes the shader's `override TILE` is compiled with: one pipeline per pass and size.
+ * 128 and 64 suit a CPU adapter (each loaded value feeds TILE multiply-adds); 32 (16 threads, 4x4
+ * blocks of 8x8) gives a large GPU many more workgroups on DCGAN's small late layers. The tuner
+ * (./conv-tune.ts) times them all; tileFor is the choice without tuning.
+ */
+export type Tile = 32 | 64 | 128;
+export const TILES: readonly Tile[] = [32, 64, 128];
 const gemmKernels = (tile: Tile): Record<GemmPass, Kernel> => ({
   forward: new Kernel(file, gemmCode, 'conv2d_gemm_forward', { TILE: tile }),
   backwardInput: new Kernel(file, gemmCode, 'conv2d_gemm_backward_input', { TILE: tile }),
   backwardWeight: new Kernel(file, gemmCode, 'conv2d_gemm_backward_weight', { TILE: tile }),
 });
-const kernelsByTile: Record<Tile, Record<GemmPass, Kernel>> = { 64: gemmKernels(64), 128: gemmKernels(128) };
+const kernelsByTile: Record<Tile, Record<GemmPass, Kernel>> = { 32: gemmKernels(32), 64: gemmKernels(64), 128: gemmKernels(128) };
 const reduceKernel = new Kernel('shaders/fast/split_k_reduce.wgsl', reduceCode, 'split_k_reduce');
 const skinnyKernel = new Kernel('shaders/fast/conv2d_skinny.wgsl', skinnyCode, 'conv2d_skinny_backward_input');
 
@@ -25,9 +31,47 @@ const skinnyKernel = new Kernel('shaders/fast/conv2d_skinny.wgsl', skinnyCode, '
 const SKINNY_PIXELS_PER_WORKGROUP = skinnyKernel.constant('PIXELS_PER_WORKGROUP');
 /**
  * x channels one workgroup of the skinny kernel covers (a vec4 per pixel), its grid y: with at most this
- * many x channels, the input gradient skips the tiled GEMM (shaders/fast/conv2d_skinny.wgsl).
+ * many x channels, the input gradient can skip the tiled GEMM (shaders/fast/conv2d_skinny.wgsl).
  */
 export const SKINNY_CHANNELS = skinnyKernel.constant('CHANNELS');
+
+/** A pass as a GEMM: M rows x N columns of outputs, K summed, in `phases` independent GEMMs (grid z). */
+interface GemmDims {
+  rows: number;
+  /** N of the largest phase */
+  columns: number;
+  /** s² for the input gradient (one GEMM per output phase), else 1 */
+  phases: number;
+  /** the longest K of any phase */
+  kTotal: number;
+}
+
+/** How one GEMM is cut up: the output tile and the number of K chunks (split-K partial sums). */
+export interface GemmTiling {
+  tile: Tile;
+  splits: number;
+}
+
+/**
+ * The GEMM of each pass, in conv geometry (x [N, C, H, W], w [O, C, KH, KW], y [N, O, OH, OW]):
+ *   forward          M = O, N = batch·OH·OW,          K = C·KH·KW
+ *   backwardInput    M = C, N = batch·⌈H/s⌉·⌈W/s⌉,    K = O·⌈KH/s⌉·⌈KW/s⌉, one GEMM per phase (s²)
+ *   backwardWeight   M = O, N = C·KH·KW,              K = batch·OH·OW
+ */
+export function gemmDims(pass: GemmPass, xShape: Shape, wShape: Shape, yShape: Shape, stride: number): GemmDims {
+  const [batch, channels, height, width] = xShape;
+  const [outChannels, , kh, kw] = wShape;
+  const [, , outHeight, outWidth] = yShape;
+  const up = (a: number) => Math.ceil(a / stride);
+  if (pass === 'forward') return { rows: outChannels, columns: batch * outHeight * outWidth, phases: 1, kTotal: channels * kh * kw };
+  if (pass === 'backwardInput') {
+    return { rows: channels, columns: batch * up(height) * up(width), phases: stride * stride, kTotal: outChannels * up(kh) * up(kw) };
+  }
+  return { rows: outChannels, columns: channels * kh * kw, phases: 1, kTotal: batch * outHeight * outWidth };
+}
+
+/** Workgroups of one unsplit dispatch with this tile. */
+export const gemmWorkgroups = (d: GemmDims, tile: Tile): number => Math.ceil(d.columns / tile) * Math.ceil(d.rows / tile) * d.phases;
 
 /**
  * The tile for a rows x columns GEMM: the one with the least padded work, ⌈M/T⌉·⌈N/T⌉·T², where a
@@ -53,6 +97,13 @@ export function splitsFor(workgroups: number, kTotal: number): number {
   return Math.max(1, Math.min(wanted, Math.floor(kTotal / splitK.minChunk), splitK.maxSplits));
 }
 
+/** The tiling without tuning: tileFor's tile, and splitsFor's split for the workgroups it leaves. */
+export function heuristicTiling(d: GemmDims): GemmTiling {
+  const tile = tileFor(d.rows, d.columns);
+  return { tile, splits: splitsFor(gemmWorkgroups(d, tile), d.kTotal) };
+}
+
+
 const describe = (...shapes: Shape[]) => ` ${shapes.map(shapeText).join(' ')}`;
 
 interface GemmLaunch {
@@ -62,29 +113,26 @@ interface GemmLaunch {
   outShape: Shape;
   geometry: Record<string, number>;  // the conv geometry members of Params
   bias: Tensor | null;               // per output channel (dim 1 of outShape)
-  rows: number;                      // M
-  columns: number;                   // N (of the largest phase)
-  phases: number;                    // grid z before splitting (s² for the input gradient, else 1)
-  kTotal: number;                    // the longest K of any phase
+  dims: GemmDims;
+  tiling: GemmTiling;
 }
 
 /** One GEMM dispatch, or with split K a dispatch into partial sums plus the reduction. */
 function gemm(l: GemmLaunch): Tensor {
-  const tile = tileFor(l.rows, l.columns);
+  const { tile, splits } = l.tiling;
   const kernel = kernelsByTile[tile][l.pass];
-  const grid: [number, number] = [Math.ceil(l.columns / tile), Math.ceil(l.rows / tile)];
+  const grid: [number, number] = [Math.ceil(l.dims.columns / tile), Math.ceil(l.dims.rows / tile)];
   const out = Tensor.empty(l.outShape, l.what);
   const bias = l.bias ?? Object.values(l.inputs)[0];  // bound but unread without a bias
   const hasBias = l.bias ? 1 : 0;
-  const splits = splitsFor(grid[0] * grid[1] * l.phases, l.kTotal);
   const shapes = describe(...Object.values(l.inputs).map((t) => (t as Tensor).shape), l.outShape);
   if (splits === 1) {
-    kernel.dispatch({ ...l.inputs, bias, out }, { ...l.geometry, has_bias: hasBias, count: out.size, splits }, [...grid, l.phases], shapes);
+    kernel.dispatch({ ...l.inputs, bias, out }, { ...l.geometry, has_bias: hasBias, count: out.size, splits }, [...grid, l.dims.phases], shapes);
     return out;
   }
   const partial = Tensor.empty([splits, out.size], `${l.what} (split-K partial sums)`);
   kernel.dispatch({ ...l.inputs, bias, out: partial }, { ...l.geometry, has_bias: 0, count: out.size, splits },
-    [...grid, l.phases * splits], `${shapes} split ${splits}`);
+    [...grid, l.dims.phases * splits], `${shapes} split ${splits}`);
   reduceSplits(partial, out, l.bias, splits, shapes);
   partial.dispose();
   return out;
@@ -105,47 +153,44 @@ function geometry(xShape: Shape, wShape: Shape, yShape: Shape, o: ConvOptions) {
   };
 }
 
+/** The launch of one pass with `tiling`, or the heuristic's when none is given. */
+function launch(pass: GemmPass, what: string, inputs: Record<string, Tensor>, bias: Tensor | null, shapes: { x: Shape; w: Shape; y: Shape },
+  o: ConvOptions, tiling?: GemmTiling): Tensor {
+  const dims = gemmDims(pass, shapes.x, shapes.w, shapes.y, o.stride);
+  const outShape = pass === 'forward' ? shapes.y : pass === 'backwardInput' ? shapes.x : shapes.w;
+  return gemm({ pass, what, inputs, outShape, geometry: geometry(shapes.x, shapes.w, shapes.y, o), bias, dims, tiling: tiling ?? heuristicTiling(dims) });
+}
+
 /** y = conv2d(x, w) (+ bias[o]):  M = O, N = batch·OH·OW, K = C·KH·KW. */
-export function gemmForward(x: Tensor, w: Tensor, bias: Tensor | null, yShape: Shape, o: ConvOptions): Tensor {
-  const [batch, outChannels, outHeight, outWidth] = yShape;
-  return gemm({
-    pass: 'forward', what: 'conv2d output', inputs: { x, weight: w }, outShape: yShape,
-    geometry: geometry(x.shape, w.shape, yShape, o), bias,
-    rows: outChannels, columns: batch * outHeight * outWidth, phases: 1, kTotal: w.shape[1] * w.shape[2] * w.shape[3],
-  });
+export function gemmForward(x: Tensor, w: Tensor, bias: Tensor | null, yShape: Shape, o: ConvOptions, tiling?: GemmTiling): Tensor {
+  return launch('forward', 'conv2d output', { x, weight: w }, bias, { x: x.shape, w: w.shape, y: yShape }, o, tiling);
 }
 
 /**
  * dx = the transposed conv of dy with w (+ bias[c]), one dense GEMM per output phase (sub-pixel):
  * M = C, N = batch·⌈H/s⌉·⌈W/s⌉, K = O·⌈KH/s⌉·⌈KW/s⌉ (the largest phase; the others mask).
- * With C ≤ SKINNY_CHANNELS the skinny kernel (several pixels per thread, a vec4 of channels each) does the same sums.
  */
-export function gemmBackwardInput(dy: Tensor, w: Tensor, bias: Tensor | null, xShape: Shape, o: ConvOptions): Tensor {
+export function gemmBackwardInput(dy: Tensor, w: Tensor, bias: Tensor | null, xShape: Shape, o: ConvOptions, tiling?: GemmTiling): Tensor {
+  return launch('backwardInput', 'conv2d input gradient', { grad_y: dy, weight: w }, bias, { x: xShape, w: w.shape, y: dy.shape }, o, tiling);
+}
+
+/**
+ * The same dx for an x with at most SKINNY_CHANNELS channels: the skinny kernel (several pixels per
+ * thread, a vec4 of channels each) does the sums of gemmBackwardInput without a tile of mostly padding.
+ */
+export function skinnyBackwardInput(dy: Tensor, w: Tensor, bias: Tensor | null, xShape: Shape, o: ConvOptions): Tensor {
   const [batch, channels, height, width] = xShape;
-  const [outChannels, , kh, kw] = w.shape;
   const s = o.stride;
   const up = (a: number) => Math.ceil(a / s);
-  if (channels <= SKINNY_CHANNELS) {
-    const dx = Tensor.empty(xShape, 'conv2d input gradient');
-    const params = { ...geometry(xShape, w.shape, dy.shape, o), has_bias: bias ? 1 : 0, count: dx.size, splits: 1 };
-    skinnyKernel.dispatch({ grad_y: dy, weight: w, bias: bias ?? w, out: dx }, params,
-      [Math.ceil((batch * up(height) * up(width)) / SKINNY_PIXELS_PER_WORKGROUP), Math.ceil(channels / SKINNY_CHANNELS), s * s], describe(dy.shape, w.shape));
-    return dx;
-  }
-  return gemm({
-    pass: 'backwardInput', what: 'conv2d input gradient', inputs: { grad_y: dy, weight: w }, outShape: xShape,
-    geometry: geometry(xShape, w.shape, dy.shape, o), bias,
-    rows: channels, columns: batch * up(height) * up(width), phases: s * s, kTotal: outChannels * up(kh) * up(kw),
-  });
+  if (channels > SKINNY_CHANNELS) throw new Error(`skinnyBackwardInput: ${channels} channels, the skinny kernel covers at most ${SKINNY_CHANNELS}`);
+  const dx = Tensor.empty(xShape, 'conv2d input gradient');
+  const params = { ...geometry(xShape, w.shape, dy.shape, o), has_bias: bias ? 1 : 0, count: dx.size, splits: 1 };
+  skinnyKernel.dispatch({ grad_y: dy, weight: w, bias: bias ?? w, out: dx }, params,
+    [Math.ceil((batch * up(height) * up(width)) / SKINNY_PIXELS_PER_WORKGROUP), Math.ceil(channels / SKINNY_CHANNELS), s * s], describe(dy.shape, w.shape));
+  return dx;
 }
 
 /** dw[o,c,i,j] = Σ_{n,oy,ox} dy[n,o,oy,ox] x[n,c,oy·s−p+i,ox·s−p+j]:  M = O, N = C·KH·KW, K = batch·OH·OW (split). */
-export function gemmBackwardWeight(x: Tensor, dy: Tensor, wShape: Shape, o: ConvOptions): Tensor {
-  const [outChannels, channels, kh, kw] = wShape;
-  const [batch, , outHeight, outWidth] = dy.shape;
-  return gemm({
-    pass: 'backwardWeight', what: 'conv2d weight gradient', inputs: { x, grad_y: dy }, outShape: wShape,
-    geometry: geometry(x.shape, wShape, dy.shape, o), bias: null,
-    rows: outChannels, columns: channels * kh * kw, phases: 1, kTotal: batch * outHeight * outWidth,
-  });
+export function gemmBackwardWeight(x: Tensor, dy: Tensor, wShape: Shape, o: ConvOptions, tiling?: GemmTiling): Tensor {
+  return launch('backwardWeight', 'conv2d weight gradient', { x, grad_y: dy }, null, { x: x.shape, w: wShape, y: dy.shape }, o, tiling);
 }

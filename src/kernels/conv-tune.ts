@@ -1,0 +1,168 @@
+// Autotuning of the conv passes, cuDNN's benchmark mode in miniature: for each distinct pass of a model
+// (conv geometry, so a transposed conv's passes are conv passes too) every candidate plan is timed on the
+// adapter at hand and the fastest is kept. Why not a fixed rule: tile size and split-K that suit two CPU
+// threads (a few large workgroups) leave most of a 132-SM GPU idle, and the other way round; only the
+// adapter itself can say. The candidates:
+//   simple   shaders/conv2d.wgsl (the weight gradient only where it is small: one workgroup per weight)
+//   dense    for a conv with a 1x1 output; skinny for an input gradient with ≤ SKINNY_CHANNELS channels
+//   gemm     every tile (32, 64, 128) whose padded work is at most twice the least, each with K split in
+//            1, 2, 4, ... 256 chunks while a chunk keeps ≥ MIN_CHUNK k and the split still adds workgroups
+//            below SPLIT_WORKGROUPS (two waves of 132 SMs at batch 64 and more), plus the heuristic's own split
+// Every candidate computes the same sums (test/conv-tune.test.ts runs each against the float64 reference).
+// Timing: GPU timestamps of the pass's dispatches where the adapter has them, else wall time. A first
+// round times each candidate once; the best quarter (at least 3) and the heuristic go on to 3 alternating
+// rounds, each measurement repeated to last ≥ 1 ms (timestamps may be quantised); the medians decide, and
+// the heuristic keeps the pass unless another plan is more than 2% faster (noise must not churn choices).
+// No Node imports: the page tunes with this file unchanged; where the results are kept is the host's affair.
+import conv2dCode from '../../shaders/conv2d.wgsl?raw';
+import gemmCode from '../../shaders/fast/conv2d_gemm.wgsl?raw';
+import skinnyCode from '../../shaders/fast/conv2d_skinny.wgsl?raw';
+import denseCode from '../../shaders/fast/conv2d_dense.wgsl?raw';
+import reduceCode from '../../shaders/fast/split_k_reduce.wgsl?raw';
+import { sync } from '../gpu/context.ts';
+import { profiler, wallTime } from '../gpu/profiler.ts';
+import { tidy, type Tensor } from '../gpu/tensor.ts';
+import { resolveIncludes } from '../gpu/wgsl-include.ts';
+import { SKINNY_CHANNELS, TILES, gemmDims, gemmWorkgroups } from './conv-gemm.ts';
+import { isDense } from './conv-dense.ts';
+import { fastPlan, heuristicPlan, passKey, planText, runConvPass, type ConvPassShape, type ConvPlan } from './conv.ts';
+import { randomNormal } from './random.ts';
+
+/** Fewest k per split-K chunk: 4 steps of the GEMM's TILE_K = 16, so a chunk is not all loop overhead. */
+const MIN_CHUNK = 64;
+/** Splitting stops adding candidates once a split has this many workgroups (≈ 15 waves of 132 SMs). */
+const SPLIT_WORKGROUPS = 2048;
+/** The simple weight gradient is a candidate only below this many multiply-adds (a workgroup per weight). */
+const SIMPLE_WEIGHT_GRADIENT_MACS = 2 ** 24;
+/**
+ * The most K chunks a candidate has: more than the heuristic's MAX_SPLITS, since D's first weight gradient
+ * (K = batch·32·32, a 64 x 48 output) needs 256 chunks of 32 tiles for two waves of a 132-SM GPU.
+ */
+const MAX_CANDIDATE_SPLITS = 256;
+/** Bump when the candidate rules or the timing change: cached choices made under other rules are redone. */
+const RULES_VERSION = 1;
+
+/** The plans that can run `p`, the heuristic's first; each one the tests check against the reference. */
+export function candidatePlans(p: ConvPassShape): ConvPlan[] {
+  const plans = new Map<string, ConvPlan>();
+  const add = (plan: ConvPlan) => plans.set(planText(plan), plan);
+  add(heuristicPlan(p));
+  add(fastPlan(p));
+  const d = gemmDims(p.pass, p.x, p.w, p.y, p.stride);
+  if (p.pass !== 'backwardWeight' || d.rows * d.columns * d.kTotal <= SIMPLE_WEIGHT_GRADIENT_MACS) add({ kernel: 'simple' });
+  const padded = (t: number) => Math.ceil(d.rows / t) * Math.ceil(d.columns / t) * t * t;
+  const least = Math.min(...TILES.map(padded));
+  for (const tile of TILES) {
+    if (padded(tile) > 2 * least) continue;
+    const workgroups = gemmWorkgroups(d, tile);
+    for (let splits = 1; splits <= MAX_CANDIDATE_SPLITS; splits *= 2) {
+      if (splits > 1 && (d.kTotal / splits < MIN_CHUNK || (workgroups * splits) / 2 >= SPLIT_WORKGROUPS)) break;
+      add({ kernel: 'gemm', tile, splits });
+    }
+  }
+  return [...plans.values()];
+}
+
+/** Whether `plan` may run `p` (a cached plan is checked before it is used: files can be stale or edited). */
+export function isValidPlan(p: ConvPassShape, plan: ConvPlan): boolean {
+  switch (plan.kernel) {
+    case 'simple': return true;
+    case 'dense': return !(p.bias && p.pass !== 'backwardWeight') && isDense(p.x, p.w, p.y, p);
+    case 'skinny': return p.pass === 'backwardInput' && p.x[1] <= SKINNY_CHANNELS;
+    case 'gemm': return TILES.includes(plan.tile) && Number.isInteger(plan.splits) && plan.splits >= 1 && plan.splits <= MAX_CANDIDATE_SPLITS;
+    default: return false;
+  }
+}
+
+/** FNV-1a of the text, as 8 hex digits. */
+function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, '0');
+}
+
+/**
+ * The engine's conv kernels and tuning rules as one tag: a cached choice is only used under the same
+ * tag, since an edited kernel can change which plan is fastest.
+ */
+export const CONV_TUNE_VERSION = `${RULES_VERSION}-${fnv1a([
+  ['shaders/conv2d.wgsl', conv2dCode], ['shaders/fast/conv2d_gemm.wgsl', gemmCode], ['shaders/fast/conv2d_skinny.wgsl', skinnyCode],
+  ['shaders/fast/conv2d_dense.wgsl', denseCode], ['shaders/fast/split_k_reduce.wgsl', reduceCode],
+].map(([file, code]) => resolveIncludes(file, code)).join('\n'))}`;
+
+/** The outcome for one pass. */
+interface TunedPass {
+  key: string;
+  shape: ConvPassShape;
+  plan: ConvPlan;
+  /** median ms of the chosen plan, and of the heuristic's, measured in the same alternating rounds */
+  ms: number;
+  heuristic: ConvPlan;
+  heuristicMs: number;
+  candidates: number;
+}
+
+/** ms per call of `run`, GPU time of its dispatches where there are timestamps, else wall time. */
+async function timeCalls(run: () => void, repeat: number): Promise<number> {
+  if (!profiler.hasTimestamps) return wallTime(() => tidy(run), repeat);
+  profiler.enable();
+  try {
+    for (let i = 0; i < repeat; i++) tidy(run);
+    const kernels = await profiler.read();
+    return kernels.reduce((sum, k) => sum + k.totalMs, 0) / repeat;
+  } finally {
+    profiler.disable();
+    profiler.reset();
+  }
+}
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[values.length >> 1];
+
+/** Random operands of `p`'s shapes (the time of a pass does not depend on the values). */
+function operandsFor(p: ConvPassShape) {
+  const channels = p.pass === 'forward' ? p.y[1] : p.x[1];
+  return {
+    x: randomNormal(p.x, 0, 1, 1), w: randomNormal(p.w, 0, 0.02, 2), dy: randomNormal(p.y, 0, 1, 3),
+    bias: p.bias && p.pass !== 'backwardWeight' ? randomNormal([channels], 0, 1, 4) : null,
+  };
+}
+
+/** Time every candidate of one pass and choose (see the header). */
+async function tuneConvPass(p: ConvPassShape): Promise<TunedPass> {
+  const candidates = candidatePlans(p);
+  const heuristic = candidates[0];
+  const operands = operandsFor(p);
+  const runner = (plan: ConvPlan) => () => void runConvPass(p, plan, operands);
+  try {
+    if (!profiler.hasTimestamps) for (const plan of candidates) tidy(runner(plan));  // wall time: compile first
+    const first: number[] = [];
+    for (const plan of candidates) first.push(await timeCalls(runner(plan), 1));
+    const order = candidates.map((_, i) => i).sort((a, b) => first[a] - first[b]);
+    const finalists = [...new Set([0, ...order.slice(0, Math.max(3, Math.ceil(candidates.length / 4)))])];
+    // each measurement lasts ≥ 1 ms (a quantised timestamp reads 0 for a short pass), at most 20 calls
+    const repeats = finalists.map((i) => (first[i] > 0 ? Math.min(20, Math.max(1, Math.ceil(1 / first[i]))) : 20));
+    const samples: number[][] = finalists.map(() => []);
+    for (let round = 0; round < 3; round++) {
+      for (const [f, i] of finalists.entries()) samples[f].push(await timeCalls(runner(candidates[i]), repeats[f]));
+    }
+    const medians = samples.map(median);
+    let best = 0;  // finalists[0] is the heuristic: it stays unless beaten by more than 2%
+    medians.forEach((ms, f) => { if (ms < medians[best] && ms < medians[0] / 1.02) best = f; });
+    return { key: passKey(p), shape: p, plan: candidates[finalists[best]], ms: medians[best], heuristic, heuristicMs: medians[0], candidates: candidates.length };
+  } finally {
+    for (const t of Object.values(operands)) (t as Tensor | null)?.dispose();
+    await sync();
+  }
+}
+
+/** Tune each distinct pass of `passes` (by passKey), in order; `log` hears one line per pass. */
+export async function tuneConvPasses(passes: ConvPassShape[], log: (line: string) => void = () => undefined): Promise<TunedPass[]> {
+  const distinct = new Map(passes.map((p) => [passKey(p), p]));
+  const tuned: TunedPass[] = [];
+  for (const p of distinct.values()) {
+    const t = await tuneConvPass(p);
+    log(`  ${t.key}: ${planText(t.plan)} ${t.ms.toFixed(3)} ms (heuristic ${planText(t.heuristic)} ${t.heuristicMs.toFixed(3)} ms, ${t.candidates} candidates)`);
+    tuned.push(t);
+  }
+  return tuned;
+}
