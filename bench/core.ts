@@ -3,7 +3,9 @@
 // prints or saves the result. Sections:
 //   ceilings   SGEMM GFLOP/s and buffer-copy GB/s of this adapter (bench/ceilings.ts)
 //   conv       every conv and transposed-conv layer of the DCGAN: forward, input gradient, weight gradient
-//   iteration  GanTraining.step on a synthetic batch: ms/iter, images/s, top kernels, GPU bytes
+//   iteration  GanTraining.step on a synthetic batch: ms/iter, images/s, top kernels, GPU bytes; and
+//              the same steps pipelined as runTraining runs them (each submitted before the previous
+//              step's statistics are back)
 //   peer       the same iteration in TF.js's WebGPU backend (bench/peer-tfjs.ts), and ours/TF.js
 import * as conv from '../src/kernels/conv.ts';
 import { conv2dOutputShape, convTranspose2dOutputShape, type ConvOptions } from '../src/kernels/conv-shapes.ts';
@@ -101,6 +103,15 @@ export interface IterationResult {
    * GPU a step can take no less, since recording does not overlap the GPU's work of the same step
    */
   recordMs: number;
+  /**
+   * wall ms per step in the steady state with pipelining (src/train/loop.ts's default: step i+1 is
+   * submitted before step i's statistics are back), beside msPerIter where each step is awaited first
+   */
+  pipelinedMsPerIter: number;
+  /** wall ms per step, each awaited before the next, timed in blocks alternating with pipelinedMsPerIter's */
+  sequentialMsPerIter: number;
+  /** what one pipelined steady-state step cost, averaged over the timed steps */
+  pipelinedPerStep: GpuCounters;
 }
 
 export interface PeerResult {
@@ -280,6 +291,7 @@ async function benchIteration(o: BenchOptions, batch: number, log: (s: string) =
     await done;
   }
   const recordMs = recordTimes.sort((a, b) => a - b)[recordTimes.length >> 1];
+  const pipelined = await timePipelined(training, images, o.repeat);
   training.dispose();
   await drainPool();
   const kernels = byKernel(t.kernels);
@@ -293,9 +305,52 @@ async function benchIteration(o: BenchOptions, batch: number, log: (s: string) =
   const result: IterationResult = {
     batch, msPerIter: t.wallMs, imagesPerSecond: batch / (t.wallMs / 1000), gpuMsPerIter: t.gpuMs,
     dispatchesPerIter: t.dispatches, topKernels, bytesAllocated, perStep, recordMs,
+    pipelinedMsPerIter: pipelined.ms, sequentialMsPerIter: pipelined.sequentialMs, pipelinedPerStep: pipelined.perStep,
   };
-  log(`  batch ${batch} iteration: ${t.wallMs.toFixed(1)} ms/iter, ${result.imagesPerSecond.toFixed(1)} images/s`);
+  log(`  batch ${batch} iteration: ${t.wallMs.toFixed(1)} ms/iter, pipelined ${pipelined.ms.toFixed(1)} vs ${pipelined.sequentialMs.toFixed(1)} ms/iter, ${result.imagesPerSecond.toFixed(1)} images/s`);
   return result;
+}
+
+/**
+ * Steps as runTraining runs them by default: each submitted before the previous step's statistics are
+ * back, at most one in flight; against steps each awaited before the next. The two are timed in
+ * alternating blocks of `repeat` steps (three of each, medians), so a machine whose load drifts (a
+ * shared CPU adapter) shifts both alike. After a pipelined warm-up, which creates the second read-back
+ * and upload buffers two steps in flight need; the counters are per pipelined step.
+ */
+async function timePipelined(training: GanTraining, images: Float32Array, repeat: number): Promise<{ ms: number; sequentialMs: number; perStep: GpuCounters }> {
+  const pipelinedSteps = async () => {
+    let previous = training.submitStep(images);
+    for (let i = 1; i < repeat; i++) {
+      const next = training.submitStep(images);
+      await previous.stats;
+      previous = next;
+    }
+    await previous.stats;
+  };
+  const sequentialSteps = async () => {
+    for (let i = 0; i < repeat; i++) await training.step(images);
+  };
+  const msPerStep = async (steps: () => Promise<void>) => {
+    const started = performance.now();
+    await steps();
+    return (performance.now() - started) / repeat;
+  };
+  await pipelinedSteps();
+  await sync();
+  const pipelined: number[] = [];
+  const sequential: number[] = [];
+  const counted: GpuCounters = { submits: 0, readBacks: 0, buffersCreated: 0, bindGroupsCreated: 0 };
+  for (let round = 0; round < 3; round++) {
+    sequential.push(await msPerStep(sequentialSteps));
+    const start = { ...gpu().counters };
+    pipelined.push(await msPerStep(pipelinedSteps));
+    const d = countersDelta(start, gpu().counters);
+    for (const k of Object.keys(counted) as (keyof GpuCounters)[]) counted[k] += d[k];
+  }
+  const median = (v: number[]) => v.sort((a, b) => a - b)[v.length >> 1];
+  const perStep = Object.fromEntries(Object.entries(counted).map(([k, v]) => [k, v / (3 * repeat)])) as unknown as GpuCounters;
+  return { ms: median(pipelined), sequentialMs: median(sequential), perStep };
 }
 
 async function benchPeer(o: BenchOptions, batch: number, ours: IterationResult | undefined, log: (s: string) => void): Promise<PeerResult> {

@@ -36,12 +36,22 @@ export function formatReport(r: BenchResult): string {
     ));
   }
   if (r.iterations.length) {
-    out.push('', 'Whole iteration (GanTraining.step, wall time after warm-up)', table(
+    out.push('', 'Whole iteration (GanTraining.step, each step awaited before the next; wall time after warm-up)', table(
       ['batch', 'ms/iter', 'images/s', 'GPU ms/iter', 'CPU record ms/iter', 'dispatches/iter', 'GPU memory', 'submits/iter', 'read-backs/iter', 'new buffers/iter', 'new bind groups/iter'],
       r.iterations.map((i) => [String(i.batch), fixed(i.msPerIter, 1), fixed(i.imagesPerSecond, 1), fixed(i.gpuMsPerIter, 1), fixed(i.recordMs, 2),
         fixed(i.dispatchesPerIter, 0), megabytes(i.bytesAllocated), String(i.perStep.submits), String(i.perStep.readBacks), String(i.perStep.buffersCreated),
         String(i.perStep.bindGroupsCreated)]),
     ));
+    // an older JSON has no pipelined figures
+    const pipelined = r.iterations.filter((i) => i.pipelinedMsPerIter !== undefined);
+    if (pipelined.length) {
+      out.push('', 'Pipelined steps, as training runs them (step i+1 submitted before step i\'s statistics are back), against steps each awaited first; steady state, medians of alternating blocks', table(
+        ['batch', 'awaited ms/iter', 'pipelined ms/iter', 'saved', 'pipelined images/s', 'submits/iter', 'read-backs/iter', 'new buffers/iter', 'new bind groups/iter'],
+        pipelined.map((i) => [String(i.batch), fixed(i.sequentialMsPerIter, 1), fixed(i.pipelinedMsPerIter, 1), percent(1 - i.pipelinedMsPerIter / i.sequentialMsPerIter),
+          fixed(i.batch / (i.pipelinedMsPerIter / 1000), 1), fixed(i.pipelinedPerStep.submits, 2), fixed(i.pipelinedPerStep.readBacks, 2),
+          fixed(i.pipelinedPerStep.buffersCreated, 2), fixed(i.pipelinedPerStep.bindGroupsCreated, 2)]),
+      ));
+    }
     for (const i of r.iterations) {
       out.push('', `Top kernels, batch ${i.batch} (share of ${r.timestamps ? 'GPU time' : 'dispatches'})`, table(
         ['kernel', 'share', 'ms/iter', 'calls/iter'],

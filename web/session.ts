@@ -45,7 +45,10 @@ export class Session {
   private stopRequested = false;
   private resumeGate: { promise: Promise<void>; open: () => void } | null = null;
   private jobs: (() => Promise<void>)[] = [];
-  /** true while the loop is inside a step (between two whilePaused calls) */
+  /**
+   * true while the loop is inside a step (between two whilePaused calls; a step may still be in flight
+   * at a whilePaused call unless wantsBoundary said there is work for it)
+   */
   private inStep = false;
 
   constructor(private readonly events: SessionEvents = {}) {}
@@ -92,6 +95,8 @@ export class Session {
           },
           shouldStop: () => this.stopRequested,
           whilePaused: () => this.betweenIterations(),
+          // a pause or queued work needs the GPU idle: the loop settles its step in flight first
+          wantsBoundary: () => this.resumeGate !== null || this.jobs.length > 0,
           onEpochStart: (...a) => this.events.onEpochStart?.(...a),
           onIteration: (report) => {
             this.position = { epoch: report.epoch - 1, batchInEpoch: report.batch };

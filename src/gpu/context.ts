@@ -181,13 +181,19 @@ export async function sync(): Promise<void> {
   const c = gpu();
   flush();
   await c.device.queue.onSubmittedWorkDone();
-  await throwPendingErrors();
+  await throwErrors(takePendingErrors());
 }
 
-async function throwPendingErrors(): Promise<void> {
+/** The error scopes of everything submitted so far; what is submitted later is reported at a later sync. */
+function takePendingErrors(): Promise<string | null>[] {
   const c = gpu();
   const errors = c.pendingErrors;
   c.pendingErrors = [];
+  return errors;
+}
+
+async function throwErrors(errors: Promise<string | null>[]): Promise<void> {
+  const c = gpu();
   const messages = (await Promise.all(errors)).filter((m): m is string => m !== null);
   if (c.lost) throw new Error(c.lost);
   if (messages.length) throw new Error(messages[0] + (messages.length > 1 ? ` (and ${messages.length - 1} more errors)` : ''));
@@ -196,8 +202,14 @@ async function throwPendingErrors(): Promise<void> {
 /**
  * Copy several storage buffers back to the CPU with one copy each into one read-back buffer, one submit
  * and one map: the only way data leaves the GPU (a training step reads its logging scalars this way).
+ * Not an async function on purpose: the copies are recorded and submitted before it returns, so the
+ * sources may be freed and overwritten by later work at once (the queue runs the copy first), and the
+ * caller may record the next step while this read-back is in flight (src/train/loop.ts does). Each
+ * read-back has a staging buffer of its own from the pool (two in flight: two buffers), and waits only
+ * for the errors of the work submitted up to its own copy: waiting for later ones would hold the
+ * result until the next step had run too.
  */
-export async function readBuffers(sources: { buffer: GPUBuffer; bytes: number }[]): Promise<ArrayBuffer[]> {
+export function readBuffers(sources: { buffer: GPUBuffer; bytes: number }[]): Promise<ArrayBuffer[]> {
   const c = gpu();
   const offsets: number[] = [];
   let size = 0;
@@ -209,17 +221,21 @@ export async function readBuffers(sources: { buffer: GPUBuffer; bytes: number }[
   sources.forEach(({ buffer, bytes }, i) => encoder().copyBufferToBuffer(buffer, 0, staging, offsets[i], Math.ceil(bytes / 4) * 4));
   flush();
   c.counters.readBacks++;
+  return mapStaging(c, staging, sources.map(({ bytes }, i) => [offsets[i], offsets[i] + bytes]), takePendingErrors());
+}
+
+async function mapStaging(c: GpuContext, staging: GPUBuffer, ranges: [number, number][], errors: Promise<string | null>[]): Promise<ArrayBuffer[]> {
   try {
     await staging.mapAsync(GPUMapMode.READ);
   } catch (e) {
-    await throwPendingErrors();
+    await throwErrors(errors);
     throw e;
   }
   const mapped = staging.getMappedRange();
-  const copies = sources.map(({ bytes }, i) => mapped.slice(offsets[i], offsets[i] + bytes));
+  const copies = ranges.map(([start, end]) => mapped.slice(start, end));
   staging.unmap();
   pushFree(c.freeDownloads, staging);
-  await throwPendingErrors();
+  await throwErrors(errors);
   return copies;
 }
 

@@ -33,6 +33,13 @@ export interface StepStats {
   dFakeAfter: number;
 }
 
+/** A step submitted to the GPU whose statistics may still be on their way back. */
+export interface SubmittedStep {
+  /** the iteration this step completes (1-based, as logged) */
+  iteration: number;
+  stats: Promise<StepStats>;
+}
+
 /** A seed per (run seed, iteration): the noise of iteration i is the same in a resumed run. */
 const iterationSeed = (seed: number, iteration: number): number => mixSeeds(seed, iteration);
 
@@ -41,7 +48,7 @@ export class GanTraining {
   readonly discriminator: Discriminator;
   readonly optimizerG: Adam;
   readonly optimizerD: Adam;
-  /** iterations done so far (one D step + one G step each) */
+  /** iterations submitted so far (one D step + one G step each): done, once their statistics are in */
   iteration = 0;
   /** the fixed noise whose samples are saved during training, so progress is comparable over time */
   readonly fixedNoise: Tensor;
@@ -63,8 +70,15 @@ export class GanTraining {
     this.zeros = keep(fill([batchSize, 1, 1, 1], 0));
   }
 
-  /** One D step and one G step on a batch of real images (NCHW floats in [−1, 1]). */
-  async step(realImages: Float32Array): Promise<StepStats> {
+  /**
+   * Records one D step and one G step on a batch of real images (NCHW floats in [−1, 1]) and submits
+   * them, without waiting for the GPU: the statistics come back later. The next step may be submitted
+   * before they do (the loop overlaps the two, src/train/loop.ts): every upload goes through the command
+   * encoder in order, so its batch and noise land after this step has read its own. `iteration` counts
+   * submitted steps, so the next step draws its own noise; the state the GPU holds once they have run is
+   * that of `iteration` steps.
+   */
+  submitStep(realImages: Float32Array): SubmittedStep {
     const { generator: G, discriminator: D } = this;
     this.real.write(realImages);
     randomNormalInto(this.noise, 0, 1, iterationSeed(this.config.seed, this.iteration));
@@ -87,11 +101,23 @@ export class GanTraining {
       this.optimizerG.step();
       return noGrad(() => [lossReal, lossFake, lossG, ...[logitsReal, logitsFake, logitsAfter].map((l) => meanForward(sigmoidForward(l)))]);
     });
-    // the step's one read-back, for logging and the divergence guard: six scalars in one copy
-    const [lossReal, lossFake, lossG, dReal, dFakeBefore, dFakeAfter] = (await Tensor.readAll(scalars)).map((v) => v[0]);
+    // the step's one read-back, for logging and the divergence guard: six scalars in one copy, recorded
+    // and submitted with the step before readAll returns, so the scalars' buffers can go back to the pool
+    // now (the next step binds the same ones, and the queue runs this copy before it overwrites them)
+    const read = Tensor.readAll(scalars);
     for (const t of scalars) t.dispose();
     this.iteration++;
-    return { lossD: lossReal + lossFake, lossG, dReal, dFakeBefore, dFakeAfter };
+    const stats: Promise<StepStats> = read.then((values) => {
+      const [lossReal, lossFake, lossG, dReal, dFakeBefore, dFakeAfter] = values.map((v) => v[0]);
+      return { lossD: lossReal + lossFake, lossG, dReal, dFakeBefore, dFakeAfter };
+    });
+    stats.catch(() => undefined); // awaited later by the caller: a failure must not count as unhandled meanwhile
+    return { iteration: this.iteration, stats };
+  }
+
+  /** One step, waiting for its statistics (no overlap with the next step). */
+  async step(realImages: Float32Array): Promise<StepStats> {
+    return this.submitStep(realImages).stats;
   }
 
   /** Images G draws from `noise` (default: the fixed noise), in eval mode (running batchnorm statistics). */

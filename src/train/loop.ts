@@ -1,19 +1,32 @@
 // The training loop, once, for both hosts: the Node trainer (files on disk, a progress bar) and the
 // browser page (a server or in-page data, a dashboard). Everything a host does differently goes through
 // TrainingHost; the order of events is the loop's alone:
-//   for each remaining (epoch, batch): fetch batch → GanTraining.step → log line → progress → guard
+//   for each remaining (epoch, batch): fetch batch → submit the step → the previous step's statistics
+//     → its log line → progress → guard
 //     → samples every `sampleEvery` iterations
 //     → on stop / at maxIters: checkpoint + 'latest' samples, return
 //     → a checkpoint every `checkpointEveryMs` (and one the epoch end had to defer)
 //   end of each epoch: samples 'epoch-NNN' → checkpoint (kept as 'epoch-NNN' too with keepEpochs) → 'epoch' log line
+// Pipelined steps: step i+1 is fetched, recorded and submitted before step i's six statistics are back,
+// so the GPU runs i+1 while they travel and the CPU logs them (instead of idling between steps). At most
+// one step is in flight; the statistics are handled in order as they arrive (log line, progress, guard).
+// Everything that needs the GPU state step i left — samples, encoding a checkpoint, a stop, maxIters,
+// the epoch end, the host's pause or its own GPU work (wantsBoundary) — happens at a step boundary
+// with nothing in flight: when one of them is due after step i (the iteration counts, the checkpoint
+// clock, a due checkpoint and shouldStop are known before i+1 is submitted), step i is settled first.
+// A stop asked, or a divergence seen, while i+1 is already in flight takes effect after i+1, whose log
+// line is written too: the weights never hold a step the log does not, the state saved is that of the
+// last step logged, and a resumed run logs every iteration exactly once. (`pipelined: false` settles each
+// step before the next is submitted.)
 // A checkpoint is written only from a state the divergence guard trusts (guard.ts), and only once the
 // iteration after it looked healthy too: a state's losses show in the *next* step (one step at --lr 1
 // leaves losses that look fine and weights that are already ruined). So a due checkpoint is encoded
-// (a snapshot of the GPU state), held, and written after one more healthy iteration, or dropped and
-// taken again later if that iteration looks diverged. The file on disk always predates a collapse.
-// At a stop or --max-iters the current state is written at once if the guard trusts it: stopping saves.
+// (a snapshot of the GPU state, at a boundary), held, and written after one more healthy iteration, or
+// dropped and taken again later if that iteration looks diverged. The file on disk always predates a
+// collapse. At a stop or --max-iters the current state is written at once if the guard trusts it:
+// stopping saves.
 // No Node imports: the page runs this file unchanged.
-import type { GanTraining, StepStats } from './gan.ts';
+import type { GanTraining, StepStats, SubmittedStep } from './gan.ts';
 import { encodeCheckpoint, type TrainingPosition } from './checkpoint.ts';
 import { DivergenceError, DivergenceGuard } from './guard.ts';
 import { imageGrid, type RgbaImage } from './images.ts';
@@ -48,6 +61,11 @@ export interface TrainingHost {
   shouldStop(): boolean;
   /** Awaited before each iteration: a page holds it while paused. Time spent here is not counted in images/s. */
   whilePaused?(): Promise<void>;
+  /**
+   * true when the next whilePaused call needs the GPU idle at a step boundary (a pause, GPU work of the
+   * host's own such as a checkpoint download): the step in flight is settled first. Asked before each step.
+   */
+  wantsBoundary?(): boolean;
   onEpochStart?(epoch: number, startIndex: number, batchesPerEpoch: number): void;
   onIteration?(report: IterationReport): void;
   onEpochEnd?(epoch: number): void;
@@ -71,6 +89,20 @@ interface LoopOptions {
    * to resume from (for the guard's message)
    */
   retryCommand?: (lr: number, resumable: boolean) => string;
+  /**
+   * submit each step before the previous one's statistics are back (default true); false waits for them
+   * first, as a loop without pipelining would (the tests compare the two)
+   */
+  pipelined?: boolean;
+}
+
+/** A step submitted whose statistics the loop has not handled yet, and where it is in the data. */
+interface Pending {
+  step: SubmittedStep;
+  epoch: number;
+  index: number;
+  /** images of this epoch (or this session of it) up to and including this step, for images/s */
+  images: number;
 }
 
 export interface LoopOutcome {
@@ -107,7 +139,7 @@ export async function sampleGrid(training: GanTraining): Promise<RgbaImage> {
 }
 
 export async function runTraining(training: GanTraining, host: TrainingHost, options: LoopOptions): Promise<LoopOutcome> {
-  const { epochs, maxIters, sampleEvery, patience, batchesPerEpoch: perEpoch, checkpointEveryMs = Infinity, keepEpochs = false } = options;
+  const { epochs, maxIters, sampleEvery, patience, batchesPerEpoch: perEpoch, checkpointEveryMs = Infinity, keepEpochs = false, pipelined = true } = options;
   const { batchSize, model } = training.config;
   const retry = options.retryCommand;
   const guard = new DivergenceGuard(training.config.lr, patience, retry && ((lr) => retry(lr, host.keptCheckpoint() !== null)));
@@ -117,6 +149,8 @@ export async function runTraining(training: GanTraining, host: TrainingHost, opt
   let samples: string | null = null;
   let checkpointIteration: number | null = null;
   let lastCheckpoint = performance.now();
+  /** when this epoch (or this session of it) started, paused time excluded: for images/s */
+  let started = 0;
   /** a checkpoint that is due but not yet taken, because the guard does not trust the state */
   let due = null as { keepAs?: string } | null;
   /** a due state, encoded, waiting for one more healthy iteration to confirm it */
@@ -148,12 +182,65 @@ export async function runTraining(training: GanTraining, host: TrainingHost, opt
     await write(await encodeCheckpoint(training, at), at, training.iteration, keepAs);
     return true;
   };
-  /** After each checked iteration: it confirms the held state (or, looking diverged, drops it), then a due checkpoint is held. */
-  const afterIteration = async (at: TrainingPosition) => {
-    if (held && guard.trusted) await writeHeld();
+  /**
+   * After each checked iteration: it confirms the held state (or, looking diverged, drops it), then a due
+   * checkpoint is held, which encodes the GPU state: only at a boundary (`idle`), else it stays due for the next.
+   */
+  const afterIteration = async (at: TrainingPosition, idle: boolean) => {
+    if (held && guard.trusted) await writeHeld(); // bytes encoded earlier: the step in flight does not matter
     else if (held) [held, due] = [null, {}]; // that state led to a diverged-looking step: take a later one
+    if (!idle) return;
     if (!due && performance.now() - lastCheckpoint >= checkpointEveryMs) due = {};
     if (due && guard.trusted) await hold(at, due.keepAs);
+  };
+  /** Whether something after step `p` needs the GPU state it leaves: then `p` is settled before the next is submitted. */
+  const boundaryAfter = (p: Pending): boolean =>
+    !pipelined || p.step.iteration % sampleEvery === 0 || p.step.iteration >= maxIters || host.shouldStop() ||
+    (host.wantsBoundary?.() ?? false) || due !== null || performance.now() - lastCheckpoint >= checkpointEveryMs;
+  /** Step `p`'s statistics, once in: its log line and progress. */
+  const report = async ({ step, epoch, index, images }: Pending): Promise<StepStats> => {
+    const stats = await step.stats;
+    const imagesPerSecond = images / ((performance.now() - started) / 1000);
+    await host.log(loggable({ epoch: epoch + 1, batch: index + 1, iteration: step.iteration, ...stats, imagesPerSecond }));
+    host.onIteration?.({ epoch: epoch + 1, batch: index + 1, batchesPerEpoch: perEpoch, iteration: step.iteration, stats, imagesPerSecond });
+    return stats;
+  };
+  /**
+   * Step `p` done: report, guard, then (with nothing in flight: `next` null) what is due at its boundary:
+   * samples, a stop or maxIters (the outcome, to return), checkpoints. `next` is the step in flight, if any.
+   */
+  const settle = async (p: Pending, next: Pending | null): Promise<LoopOutcome | null> => {
+    const stats = await report(p);
+    const { epoch, index, step: { iteration } } = p;
+    try {
+      guard.check(stats, iteration); // before any checkpoint of the bad state is written
+    } catch (e) {
+      // the step in flight has run too: its line goes in the log as well (nothing after it is submitted)
+      if (next) await report(next).catch(() => undefined);
+      host.onEpochEnd?.(epoch);
+      const kept = host.keptCheckpoint();
+      // the newest checkpoint is this call's, or (on a resume) the one it started from
+      const keptIteration = checkpointIteration ?? startIteration;
+      const where = kept ? `the last good checkpoint (iteration ${keptIteration}) is kept in ${kept}` : 'no checkpoint was written';
+      throw new DivergenceError(`${(e as Error).message} Stopped; ${where}.`);
+    }
+    const at = { epoch, batchInEpoch: index + 1 };
+    if (next) {
+      // boundaryAfter(p) was false: no samples, stop or maxIters here; a stop asked since waits for `next`
+      await afterIteration(at, false);
+      return null;
+    }
+    if (iteration % sampleEvery === 0) await saveSamples(`iter-${String(iteration).padStart(6, '0')}`);
+    const stop = host.shouldStop();
+    if (stop || iteration >= maxIters) {
+      host.onEpochEnd?.(epoch);
+      if (held?.keepAs && guard.trusted) await writeHeld(); // the epoch copy it holds
+      const saved = await saveNow(at);
+      await saveSamples('latest');
+      return outcome(stop ? 'stopped' : 'max-iters', at, saved ? null : 'untrusted');
+    }
+    await afterIteration(at, true);
+    return null;
   };
 
   if (training.iteration >= maxIters) {
@@ -163,8 +250,15 @@ export async function runTraining(training: GanTraining, host: TrainingHost, opt
   for (let epoch = position.epoch; epoch < epochs; epoch++) {
     const start = epoch === position.epoch ? position.batchInEpoch : 0;
     host.onEpochStart?.(epoch, start, perEpoch);
-    let started = performance.now();
+    started = performance.now();
+    /** the previous step while its statistics are not handled yet */
+    let inFlight: Pending | null = null;
     for (let index = start; index < perEpoch; index++) {
+      if (inFlight && boundaryAfter(inFlight)) {
+        const end = await settle(inFlight, null);
+        inFlight = null;
+        if (end) return end;
+      }
       if (host.whilePaused) {
         const waitStarted = performance.now();
         await host.whilePaused();
@@ -175,32 +269,14 @@ export async function runTraining(training: GanTraining, host: TrainingHost, opt
         host.onEpochEnd?.(epoch);
         return outcome('stopped', { epoch, batchInEpoch: index }, 'not-started');
       }
-      const real = await host.batch(epoch, index, batch);
-      const stats = await training.step(real);
-      const imagesPerSecond = ((index - start + 1) * batchSize) / ((performance.now() - started) / 1000);
-      await host.log(loggable({ epoch: epoch + 1, batch: index + 1, iteration: training.iteration, ...stats, imagesPerSecond }));
-      host.onIteration?.({ epoch: epoch + 1, batch: index + 1, batchesPerEpoch: perEpoch, iteration: training.iteration, stats, imagesPerSecond });
-      try {
-        guard.check(stats, training.iteration); // before any checkpoint of the bad state is written
-      } catch (e) {
-        host.onEpochEnd?.(epoch);
-        const kept = host.keptCheckpoint();
-        // the newest checkpoint is this call's, or (on a resume) the one it started from
-        const keptIteration = checkpointIteration ?? startIteration;
-        const where = kept ? `the last good checkpoint (iteration ${keptIteration}) is kept in ${kept}` : 'no checkpoint was written';
-        throw new DivergenceError(`${(e as Error).message} Stopped; ${where}.`);
-      }
-      if (training.iteration % sampleEvery === 0) await saveSamples(`iter-${String(training.iteration).padStart(6, '0')}`);
-      const at = { epoch, batchInEpoch: index + 1 };
-      const stop = host.shouldStop();
-      if (stop || training.iteration >= maxIters) {
-        host.onEpochEnd?.(epoch);
-        if (held?.keepAs && guard.trusted) await writeHeld(); // the epoch copy it holds
-        const saved = await saveNow(at);
-        await saveSamples('latest');
-        return outcome(stop ? 'stopped' : 'max-iters', at, saved ? null : 'untrusted');
-      }
-      await afterIteration(at);
+      const real = await host.batch(epoch, index, batch); // while the previous step runs on the GPU
+      const submitted: Pending = { step: training.submitStep(real), epoch, index, images: (index - start + 1) * batchSize };
+      if (inFlight) await settle(inFlight, submitted); // returns null: nothing ends with a step in flight
+      inFlight = submitted;
+    }
+    if (inFlight) {
+      const end = await settle(inFlight, null);
+      if (end) return end;
     }
     host.onEpochEnd?.(epoch);
     const name = `epoch-${String(epoch + 1).padStart(3, '0')}`;
