@@ -9,6 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ConvVariant } from '../src/kernels/conv.ts';
 import { parseKernelSet } from '../src/kernels/kernel-set.ts';
+import { parseTuneMode } from '../src/train/tune.ts';
 import { CONV_VARIANTS, DEFAULT_OPTIONS, SECTIONS, runBench, type BenchOptions, type BenchResult, type Section } from './core.ts';
 import { formatReport } from './report.ts';
 
@@ -20,6 +21,9 @@ const USAGE = `usage: npm run bench -- [options]
                         ngf 64 model takes minutes on a CPU adapter: --variants fast skips it)
   --kernel-set fast     the run-wide kernel set (src/kernels/kernel-set.ts) of the iteration section and of
                         the conv section's default choice; simple also makes --variants default to simple
+  --tune auto           conv plans tuned on this adapter first (auto: reuse kept choices; force: tune again;
+                        off: the heuristic); the conv section then adds tuned against heuristic per pass
+  --cache-dir DIR       where the tuned choices are kept (default $XDG_CACHE_HOME/webgpu-dcgan)
   --repeat 5            timed calls per measurement    --peer-repeat 1    timed TF.js iterations
   --sgemm-size 1024     --copy-mb 64                   --json FILE        --browser
   --timeout-min 60      (browser only) how long the page may run
@@ -45,6 +49,8 @@ const FLAGS = {
   layers: { type: 'string' },
   variants: { type: 'string' },
   'kernel-set': { type: 'string' },
+  tune: { type: 'string' },
+  'cache-dir': { type: 'string' },
   repeat: { type: 'string' },
   'peer-repeat': { type: 'string' },
   'sgemm-size': { type: 'string' },
@@ -85,6 +91,7 @@ function parseOptions(): BenchOptions {
   return {
     layers: values.layers === undefined ? d.layers : values.layers.split(',').map((l) => l.trim()),
     batches, sections: sections as Section[], variants: variants as ConvVariant[], kernelSet: kernels, sgemmSize,
+    tune: parseTuneMode(values.tune ?? d.tune),
     imageSize: positiveInteger('image-size', values['image-size'], d.imageSize),
     ngf: positiveInteger('ngf', values.ngf, d.ngf),
     ndf: positiveInteger('ndf', values.ndf, d.ndf),
@@ -112,7 +119,11 @@ async function runInNode(options: BenchOptions): Promise<BenchResult> {
     Object.defineProperty(globalThis, 'navigator', { value: { gpu: peerGpu }, configurable: true, writable: true });
   }
   try {
-    return await runBench(options, adapterLine(adapter), `Node ${process.version} + Dawn (npm webgpu); ${machine()}`, console.log);
+    const { tuningFileStore } = await import('../src/node/tune-store.ts');
+    const { defaultCacheDir } = await import('../src/node/data/index.ts');
+    const { adapterKey } = await import('../src/train/tune.ts');
+    const store = tuningFileStore(values['cache-dir'] ?? defaultCacheDir(), adapterKey(adapter));
+    return await runBench(options, adapterLine(adapter), `Node ${process.version} + Dawn (npm webgpu); ${machine()}`, console.log, { adapter, store });
   } finally {
     if (options.sections.includes('peer')) await import('./peer-tfjs.ts').then((peer) => peer.closeTfjs(), () => undefined);
     await closeDevice();

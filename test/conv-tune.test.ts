@@ -2,6 +2,11 @@
 // what the float64 reference does; the candidate space reaches the workgroup counts a large GPU needs;
 // kept choices are used only for the same adapter and engine, and a broken or stale file is tuned again.
 import { describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import * as conv from '../src/kernels/conv.ts';
 import { CONV_TUNE_VERSION, candidatePlans } from '../src/kernels/conv-tune.ts';
 import { gemmDims, gemmWorkgroups } from '../src/kernels/conv-gemm.ts';
@@ -14,6 +19,7 @@ import { createDcgan, type DcganConfig } from '../src/model/dcgan.ts';
 import { tuneConvPlans, type TuningStore } from '../src/train/tune.ts';
 import { assertClose, download, randomArray, rng, upload } from './support/check.ts';
 import { useGpu } from './support/node-device.ts';
+import { writeSyntheticPhotos } from './support/photos.ts';
 
 useGpu();
 
@@ -181,4 +187,39 @@ describe('kept choices', () => {
     const redone = await tuneConvPlans([forward], { mode: 'auto', adapter: adapter('a'), store: memoryStore(JSON.stringify(impossible)) });
     expect(redone.tuned).toBe(1);
   });
+});
+
+describe('npm run train -- --tune', () => {
+  const exec = promisify(execFile);
+  const ROOT = path.resolve(import.meta.dirname, '..');
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'dcgan-tune-test-'));
+  const photos = path.join(tmp, 'photos');
+  const TINY = ['--data', photos, '--image-size', '16', '--ngf', '4', '--ndf', '4', '--nz', '8', '--batch-size', '4', '--max-iters', '2', '--cache-dir', path.join(tmp, 'cache')];
+  async function train(args: string[]): Promise<{ code: number; stderr: string }> {
+    try {
+      const { stderr } = await exec(process.execPath, ['--import', 'tsx', '--import', './scripts/register-wgsl.mjs', 'src/node/cli/train.ts', ...args], { cwd: ROOT, timeout: 240_000 });
+      return { code: 0, stderr };
+    } catch (e) {
+      const err = e as { code: number; stderr: string };
+      return { code: err.code, stderr: err.stderr };
+    }
+  }
+  const tuneEvents = (out: string) => readFileSync(path.join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.event === 'tune');
+
+  it('tunes on the first run, keeps the choices under --cache-dir for the next, and refuses an unknown mode in one line', async () => {
+    await writeSyntheticPhotos(photos, 8);
+    const first = await train([...TINY, '--out', path.join(tmp, 'a')]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(tuneEvents(path.join(tmp, 'a'))).toEqual([expect.objectContaining({ mode: 'auto', tuned: 12, kept: 0 })]);
+    expect(readdirSync(path.join(tmp, 'cache')).filter((f) => f.startsWith('conv-tuning-'))).toHaveLength(1);
+    const second = await train([...TINY, '--out', path.join(tmp, 'b')]);
+    expect(tuneEvents(path.join(tmp, 'b'))).toEqual([expect.objectContaining({ mode: 'auto', tuned: 0, kept: 12 })]);
+    expect(second.stderr).toMatch(/conv plans: 0 passes tuned in [\d.]+ s, 12 kept from before/);
+    const off = await train([...TINY, '--out', path.join(tmp, 'c'), '--tune', 'off']);
+    expect(tuneEvents(path.join(tmp, 'c'))).toEqual([expect.objectContaining({ mode: 'off', tuned: 0, kept: 0 })]);
+    expect(off.code).toBe(0);
+    const bad = await train([...TINY, '--out', path.join(tmp, 'd'), '--tune', 'fast']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr.trim().split('\n').filter((l) => !l.startsWith('Warning:'))).toEqual(["error: --tune must be one of auto, off, force, not 'fast'"]);
+  }, 300_000);
 });

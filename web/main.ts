@@ -6,7 +6,9 @@
 // URL parameters (for automation and links): ?server, ?data=synthetic&images=N, ?autostart, and any
 // setting by its flag name (?image-size=16&ngf=4&max-iters=3...).
 // window.__dcgan exposes the state to puppeteer (tests, train:chrome) and stop() for Ctrl-C.
-import { adapterLine, browserDevice } from '../src/gpu/device.ts';
+import { adapterLine, browserDevice, type AdapterDescription } from '../src/gpu/device.ts';
+import { adapterKey, parseTuneMode, trainingConvPasses, tuneConvPlans } from '../src/train/tune.ts';
+import { browserTuningStore, serverTuningStore } from './tune-store.ts';
 import { useDevice } from '../src/gpu/context.ts';
 import { BatchLoader, type ImageSource } from '../src/train/data/loader.ts';
 import type { TrainingConfig } from '../src/train/gan.ts';
@@ -248,6 +250,14 @@ async function start(): Promise<void> {
     if (training.iteration === 0 && serverMode) {
       await store.log({ event: 'start', adapter: adapterInfo, config: training.config, kernelSet: kernelSet(), data: { images: run!.images, skipped: run!.skipped }, host: 'chrome' });
     }
+    if (kernelSet() === 'fast') {
+      const mode = serverMode ? run!.tune : parseTuneMode(params.get('tune') ?? 'auto', 'the tune query parameter');
+      const key = adapterKey(adapterInfo!);
+      if (mode !== 'off') setStatus('choosing conv plans for this adapter…');
+      const tuned = await tuneConvPlans(trainingConvPasses(training), { mode, adapter: adapterInfo!, store: serverMode ? serverTuningStore(key) : browserTuningStore(key) });
+      setStatus(tuned.summary);
+      if (serverMode) void sendEvent({ type: 'message', text: tuned.summary });
+    }
     if (training.iteration === 0) showSamples('untrained', await sampleGrid(training));
     const outcome = await session.run(data, store, currentSettings);
     dash.outcome = outcome;
@@ -378,7 +388,7 @@ function wire(): void {
   if (params.has('match')) $<HTMLInputElement>('match').value = params.get('match')!;
 }
 
-let adapterInfo: unknown = null;
+let adapterInfo: AdapterDescription | null = null;
 
 async function main(): Promise<void> {
   wire();

@@ -27,6 +27,7 @@ import { SKINNY_CHANNELS, TILES, gemmDims, gemmWorkgroups } from './conv-gemm.ts
 import { isDense } from './conv-dense.ts';
 import { fastPlan, heuristicPlan, passKey, planText, runConvPass, type ConvPassShape, type ConvPlan } from './conv.ts';
 import { randomNormal } from './random.ts';
+import { fnv1a } from '../util/hash.ts';
 
 /** Fewest k per split-K chunk: 4 steps of the GEMM's TILE_K = 16, so a chunk is not all loop overhead. */
 const MIN_CHUNK = 64;
@@ -72,13 +73,6 @@ export function isValidPlan(p: ConvPassShape, plan: ConvPlan): boolean {
     case 'gemm': return TILES.includes(plan.tile) && Number.isInteger(plan.splits) && plan.splits >= 1 && plan.splits <= MAX_CANDIDATE_SPLITS;
     default: return false;
   }
-}
-
-/** FNV-1a of the text, as 8 hex digits. */
-function fnv1a(text: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
-  return h.toString(16).padStart(8, '0');
 }
 
 /**

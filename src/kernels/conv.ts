@@ -119,6 +119,9 @@ export function useTunedPlans(plans: Iterable<[ConvPassShape, ConvPlan]>): void 
   for (const [p, plan] of plans) tunedPlans.set(passKey(p), plan);
 }
 
+/** The tuned plan of a pass, or undefined when the tuner has chosen none (the heuristic's then runs). */
+export const tunedPlan = (p: ConvPassShape): ConvPlan | undefined => tunedPlans.get(passKey(p));
+
 /** The plan a pass runs with: forced by `variant`, else simple for the simple kernel set, else tuned, else the heuristic's. */
 function planFor(p: ConvPassShape, variant?: ConvVariant | ConvPlan): ConvPlan {
   if (typeof variant === 'object') return variant;

@@ -12,9 +12,13 @@
 //   POST /api/checkpoint[?keep=epoch-NNN] ← safetensors bytes → RUN/checkpoint.safetensors (atomic), and with
 //                                        keep also RUN/checkpoint-epoch-NNN.safetensors; answers {file}
 //   POST /api/event                    ← PageEvent (JSON): progress for the terminal, the end of the run
+//   GET  /api/tuning?adapter=KEY        → the conv tuner's kept choices for that adapter (404 when none yet)
+//   POST /api/tuning?adapter=KEY        ← the choices (JSON text), kept under Node's cache folder (src/node/tune-store.ts),
+//                                        since each train:chrome run starts Chromium with a fresh profile
 import type { StepStats, TrainingConfig } from './gan.ts';
 import type { LoopOutcome } from './loop.ts';
 import type { KernelSet } from '../kernels/kernel-set.ts';
+import type { TuneMode } from './tune.ts';
 
 export const API = '/api';
 
@@ -31,6 +35,8 @@ export interface RunDescription {
   keepEpochs: boolean;
   /** the kernel versions the page runs (src/kernels/kernel-set.ts), from --kernel-set */
   kernelSet: KernelSet;
+  /** whether the page tunes its conv plans before training (src/train/tune.ts), from --tune */
+  tune: TuneMode;
   /** the commands to run after a divergence without and with a kept checkpoint, {lr} where the learning rate goes */
   retryCommand: string;
   resumeCommand: string;

@@ -17,6 +17,8 @@ import { checkFits, parseTrainFlags, planRun, prepareRun, RESUME_USAGE, TRAIN_FL
 import { StopSignals } from './stop-signals.ts';
 import { RunFiles, TerminalProgress, reportOutcome } from './run-files.ts';
 import { readFileSync, existsSync } from 'node:fs';
+import { tuningFileStore } from '../tune-store.ts';
+import { defaultCacheDir } from '../data/index.ts';
 
 const USAGE = `usage: npm run train:chrome -- ${TRAIN_FLAGS_USAGE}
        [--chromium PATH] [--screenshot FILE]
@@ -50,7 +52,7 @@ function apiPlugin(run: PreparedRun, files: RunFiles, onEvent: (e: PageEvent) =>
   const description: RunDescription = {
     runDir: run.runDir, config, epochs: settings.epochs, maxIters: Number.isFinite(run.maxIters) ? run.maxIters : null,
     sampleEvery: settings.sampleEvery, patience: settings.patience, batchesPerEpoch: loader.batchesPerEpoch,
-    checkpointEveryMinutes: settings.checkpointEvery, keepEpochs: settings.keepEpochs, kernelSet: settings.kernelSet, retryCommand: run.retryCommand('{lr}', false), resumeCommand: run.retryCommand('{lr}', true),
+    checkpointEveryMinutes: settings.checkpointEvery, keepEpochs: settings.keepEpochs, kernelSet: settings.kernelSet, tune: run.tune, retryCommand: run.retryCommand('{lr}', false), resumeCommand: run.retryCommand('{lr}', true),
     images: run.report.count, skipped: run.report.skipped.length, resume: run.checkpoint !== null, checkpointFile: files.checkpointFile,
   };
   const integer = (url: URL, name: string) => {
@@ -58,6 +60,7 @@ function apiPlugin(run: PreparedRun, files: RunFiles, onEvent: (e: PageEvent) =>
     if (!Number.isInteger(v) || v < 0) throw new Error(`${name} must be a non-negative integer`);
     return v;
   };
+  const tuningStore = (url: URL) => tuningFileStore(settings.cacheDir ?? defaultCacheDir(), url.searchParams.get('adapter') ?? 'unknown');
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const route = `${req.method} ${url.pathname}`;
@@ -84,6 +87,13 @@ function apiPlugin(run: PreparedRun, files: RunFiles, onEvent: (e: PageEvent) =>
       }
       case 'POST /checkpoint':
         return send(res, 200, { file: files.saveCheckpoint(new Uint8Array(await readBody(req)), url.searchParams.get('keep') ?? undefined) });
+      case 'GET /tuning': {
+        const text = await tuningStore(url).read();
+        return text === null ? send(res, 404, 'no conv tuning kept for this adapter yet') : send(res, 200, text);
+      }
+      case 'POST /tuning':
+        await tuningStore(url).write((await readBody(req)).toString('utf8'));
+        return send(res, 200, {});
       case 'POST /event':
         onEvent(JSON.parse((await readBody(req)).toString('utf8')) as PageEvent);
         return send(res, 200, {});

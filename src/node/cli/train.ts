@@ -9,6 +9,9 @@ import { GanTraining } from '../../train/gan.ts';
 import { restoreTraining } from '../../train/checkpoint.ts';
 import { runTraining } from '../../train/loop.ts';
 import { useKernelSet } from '../../kernels/kernel-set.ts';
+import { adapterKey, trainingConvPasses, tuneConvPlans } from '../../train/tune.ts';
+import { tuningFileStore } from '../tune-store.ts';
+import { defaultCacheDir } from '../data/index.ts';
 import { kernelsDispatched } from '../../gpu/kernel.ts';
 import { runMain } from './main.ts';
 import { checkFits, parseTrainFlags, planRun, prepareRun, RESUME_USAGE, TRAIN_FLAGS_USAGE } from './run-setup.ts';
@@ -39,6 +42,15 @@ async function main(argv: string[]): Promise<number> {
   } else {
     console.error(`training with the ${settings.kernelSet} kernels`);
     files.log({ event: 'start', adapter, config, kernelSet: settings.kernelSet, data: { images: run.report.count, skipped: run.report.skipped.length } });
+  }
+
+  if (settings.kernelSet === 'fast') {
+    // conv plans measured on this adapter (kept per adapter under the cache folder: once per shape set)
+    if (run.tune !== 'off') console.error('choosing conv plans for this adapter (--tune off skips this)…');
+    const store = tuningFileStore(settings.cacheDir ?? defaultCacheDir(), adapterKey(adapter));
+    const tuned = await tuneConvPlans(trainingConvPasses(training), { mode: run.tune, adapter, store, log: (line) => { if (line.startsWith('note:')) console.error(line); } });
+    console.error(tuned.summary);
+    files.log({ event: 'tune', mode: tuned.mode, tuned: tuned.tuned, kept: tuned.kept, seconds: tuned.seconds, changed: tuned.changed });
   }
 
   const progress = new TerminalProgress(settings.epochs);
