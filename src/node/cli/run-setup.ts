@@ -4,8 +4,9 @@
 //               refuse flags that would change the model or the data, apply those that may change
 //   checkFits:  the batch's largest buffer against the adapter's limits
 //   prepareRun: count the photos (before decoding any), take RUN/lock, remove temps a crash left, build
-//               or reuse the uint8 image cache, then write RUN/run.json and cut RUN/log.jsonl back to the
-//               checkpoint's iteration (one log line per iteration, after any number of resumes)
+//               or reuse the uint8 image cache (or open the prebuilt one of --data-cache), then write
+//               RUN/run.json and cut RUN/log.jsonl back to the checkpoint's iteration (one log line per
+//               iteration, after any number of resumes)
 // A start that fails leaves --out as it was: a folder created for it is removed, the lock released.
 // The folder layout and the resume rules live here once, so a run started by one trainer continues in the other.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -13,7 +14,7 @@ import path from 'node:path';
 import { ensureDir } from '../disk.ts';
 import { removeStaleTemps, writeFileAtomic } from '../files.ts';
 import { RunLock } from '../run-lock.ts';
-import { prepareDataset } from '../data/index.ts';
+import { openPrebuiltCache, prepareDataset } from '../data/index.ts';
 import { listImages } from '../data/scan.ts';
 import type { CacheReport, ImageCache } from '../data/cache.ts';
 import { BatchLoader } from '../../train/data/loader.ts';
@@ -21,34 +22,38 @@ import type { TrainingConfig } from '../../train/gan.ts';
 import { decodeCheckpoint, type Checkpoint } from '../../train/checkpoint.ts';
 import { DEFAULT_CONFIG, largestActivationPerImage, stridedLayers } from '../../model/dcgan.ts';
 import { parseKernelSet, type KernelSet } from '../../kernels/kernel-set.ts';
+import { parseTuneMode, type TuneMode } from '../../train/tune.ts';
 import { numberFlag, parseFlags, type Options } from './args.ts';
 import { CHECKPOINT_FILE } from './paths.ts';
 
 const TRAIN_FLAGS = {
-  data: { type: 'string' }, match: { type: 'string' }, out: { type: 'string' }, resume: { type: 'string' },
+  data: { type: 'string' }, 'data-cache': { type: 'string' }, match: { type: 'string' }, out: { type: 'string' }, resume: { type: 'string' },
   epochs: { type: 'string' }, 'batch-size': { type: 'string' }, 'image-size': { type: 'string' },
   ngf: { type: 'string' }, ndf: { type: 'string' }, nz: { type: 'string' }, lr: { type: 'string' },
   beta1: { type: 'string' }, seed: { type: 'string' }, 'max-iters': { type: 'string' },
   'sample-every': { type: 'string' }, patience: { type: 'string' }, 'cache-dir': { type: 'string' },
-  'checkpoint-every': { type: 'string' }, 'keep-epochs': { type: 'boolean' }, 'kernel-set': { type: 'string' },
+  'checkpoint-every': { type: 'string' }, 'keep-epochs': { type: 'boolean' }, 'kernel-set': { type: 'string' }, tune: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Options;
 
-export const TRAIN_FLAGS_USAGE = `--data DIR [--match 'dog.*'] [--out RUN] [--epochs 25] [--batch-size 64]
+export const TRAIN_FLAGS_USAGE = `--data DIR|--data-cache FILE [--match 'dog.*'] [--out RUN] [--epochs 25] [--batch-size 64]
        [--image-size 64] [--ngf 64] [--ndf 64] [--nz 100] [--lr 0.0002] [--beta1 0.5] [--seed 1]
        [--max-iters N] [--sample-every 100] [--patience 50] [--checkpoint-every 10] [--keep-epochs]
-       [--cache-dir DIR] [--kernel-set fast|simple]`;
+       [--cache-dir DIR] [--kernel-set fast|simple] [--tune auto|off|force]`;
 
 export const RESUME_USAGE = `--resume RUN [--epochs N] [--max-iters N] [--lr X] [--beta1 X] [--sample-every N]
-       [--patience N] [--checkpoint-every MINUTES] [--keep-epochs] [--data DIR] [--cache-dir DIR]
-       [--kernel-set fast|simple]`;
+       [--patience N] [--checkpoint-every MINUTES] [--keep-epochs] [--data DIR|--data-cache FILE]
+       [--cache-dir DIR] [--kernel-set fast|simple] [--tune auto|off|force]`;
 
 /** Flags that define the model or the data a checkpoint was trained on: a resumed run cannot change them. */
 const FIXED_ON_RESUME = ['image-size', 'ngf', 'ndf', 'nz', 'batch-size', 'seed', 'match', 'out'] as const;
 
 /** What a run needs besides the training config; saved in RUN/run.json so --resume needs no other flags. */
 interface RunSettings {
-  dataDir: string;
+  /** the photos (decoded into the cache of --cache-dir); exactly one of dataDir and dataCache is set */
+  dataDir?: string;
+  /** a prebuilt uint8 image cache (src/node/data/cache.ts), read as it is: no photos, no sharp */
+  dataCache?: string;
   match?: string;
   epochs: number;
   sampleEvery: number;
@@ -70,6 +75,8 @@ interface RunPlan {
   config: TrainingConfig;
   settings: RunSettings;
   maxIters: number;
+  /** the conv plans (src/train/tune.ts): a choice of this invocation, not kept in run.json (default auto) */
+  tune: TuneMode;
   /** the checkpoint to continue from (--resume), null for a fresh run */
   checkpoint: Checkpoint | null;
   /** what --resume changed, as 'flag old → new' */
@@ -120,6 +127,7 @@ function readRunJson(file: string): Partial<RunSettings> {
 export function planRun(flags: Flags, usage: string, script: 'train' | 'train:chrome' = 'train'): RunPlan {
   const n = (name: string, fallback: number, o?: Parameters<typeof numberFlag>[3]) => numberFlag(flags, name, fallback, o);
   const maxIters = n('max-iters', Infinity, { min: 1 });
+  const tune = parseTuneMode(flags.tune ?? 'auto');
   const lrOf = (fallback: number) => n('lr', fallback, { integer: false, min: 0 });
   const beta1Of = (fallback: number) => n('beta1', fallback, { integer: false, min: 0, max: 0.999999 });
   const later = (saved: Partial<RunSettings>) => ({
@@ -153,21 +161,21 @@ export function planRun(flags: Flags, usage: string, script: 'train' | 'train:ch
         );
       }
     }
-    const dataDir = flags.data ? String(flags.data) : saved.dataDir;
-    if (!dataDir) throw new Error(`${path.join(runDir, 'run.json')} does not say where the photos are: give --data DIR`);
+    const data = flags.data || flags['data-cache'] ? dataFlags(flags) : { dataDir: saved.dataDir, dataCache: saved.dataCache };
+    if (!data.dataDir && !data.dataCache) throw new Error(`${path.join(runDir, 'run.json')} does not say where the photos are: give --data DIR`);
     const config: TrainingConfig = { ...old, lr: lrOf(old.lr), beta1: beta1Of(old.beta1) };
-    const settings: RunSettings = { dataDir, match: saved.match, cacheDir: (flags['cache-dir'] as string | undefined) ?? saved.cacheDir, ...later(saved) };
+    const settings: RunSettings = { ...data, match: saved.match, cacheDir: (flags['cache-dir'] as string | undefined) ?? saved.cacheDir, ...later(saved) };
     const changed: string[] = [];
     const note = (flag: string, before: unknown, after: unknown) => before !== after && changed.push(`--${flag} ${before} → ${after}`);
     note('lr', old.lr, config.lr);
     note('beta1', old.beta1, config.beta1);
-    for (const [flag, key] of [['epochs', 'epochs'], ['sample-every', 'sampleEvery'], ['patience', 'patience'], ['checkpoint-every', 'checkpointEvery'], ['keep-epochs', 'keepEpochs'], ['kernel-set', 'kernelSet'], ['data', 'dataDir']] as const) {
+    for (const [flag, key] of [['epochs', 'epochs'], ['sample-every', 'sampleEvery'], ['patience', 'patience'], ['checkpoint-every', 'checkpointEvery'], ['keep-epochs', 'keepEpochs'], ['kernel-set', 'kernelSet'], ['data', 'dataDir'], ['data-cache', 'dataCache']] as const) {
       if (saved[key] !== undefined) note(flag, saved[key], settings[key]);
     }
-    return { runDir, config, settings, maxIters, checkpoint, changed, retryCommand: (lr) => `npm run ${script} -- --resume ${flags.resume} --lr ${lr}` };
+    return { runDir, config, settings, maxIters, tune, checkpoint, changed, retryCommand: (lr) => `npm run ${script} -- --resume ${flags.resume} --lr ${lr}` };
   }
 
-  if (!flags.data) throw new Error(`--data DIR is required: the folder of photos to train on\n${usage}`);
+  if (!flags.data && !flags['data-cache']) throw new Error(`--data DIR is required: the folder of photos to train on (or --data-cache FILE, a prebuilt image cache)\n${usage}`);
   const imageSize = n('image-size', DEFAULT_CONFIG.imageSize, { min: 8 });
   stridedLayers(imageSize); // refuses sizes that are not a power of two
   const config: TrainingConfig = {
@@ -178,7 +186,7 @@ export function planRun(flags: Flags, usage: string, script: 'train' | 'train:ch
     seed: n('seed', 1, { min: 0, max: 2 ** 32 - 1 }),
   };
   const settings: RunSettings = {
-    dataDir: String(flags.data), match: flags.match as string | undefined, cacheDir: flags['cache-dir'] as string | undefined, ...later({}),
+    ...dataFlags(flags), match: flags.match as string | undefined, cacheDir: flags['cache-dir'] as string | undefined, ...later({}),
   };
   const out = String(flags.out ?? path.join('runs', new Date().toISOString().replace(/[:.]/g, '-')));
   const runDir = path.resolve(out);
@@ -193,7 +201,13 @@ export function planRun(flags: Flags, usage: string, script: 'train' | 'train:ch
     if (!flags.out) args.push(`--out ${out}`);
     return `npm run ${script} -- ${args.join(' ')} --lr ${lr}`;
   };
-  return { runDir, config, settings, maxIters, checkpoint: null, changed: [], retryCommand };
+  return { runDir, config, settings, maxIters, tune, checkpoint: null, changed: [], retryCommand };
+}
+
+/** --data or --data-cache, not both. */
+function dataFlags(flags: Flags): Pick<RunSettings, 'dataDir' | 'dataCache'> {
+  if (flags.data && flags['data-cache']) throw new Error('give --data DIR or --data-cache FILE, not both');
+  return flags.data ? { dataDir: String(flags.data) } : { dataCache: path.resolve(String(flags['data-cache'])) };
 }
 
 /** The limits of an adapter that bound one tensor (a storage binding, and any buffer). */
@@ -219,9 +233,12 @@ export function checkFits(config: TrainingConfig, limits: BufferLimits, adapterN
 export async function prepareRun(plan: RunPlan): Promise<PreparedRun> {
   const { runDir, config, settings, checkpoint } = plan;
   // photos are counted before any is decoded, so an impossible batch size costs nothing
-  const files = await listImages(settings.dataDir, settings.match);
-  if (files.length < config.batchSize) {
-    throw new Error(`--batch-size ${config.batchSize} is more than the ${files.length} photos found under ${path.resolve(settings.dataDir)}: use --batch-size ${files.length} or less, or add photos`);
+  const prebuilt = settings.dataCache ? await openPrebuiltCache(settings.dataCache, config.model.imageSize) : null;
+  const where = settings.dataCache ? `in ${settings.dataCache}` : `found under ${path.resolve(settings.dataDir!)}`;
+  const photos = prebuilt ? prebuilt.cache.count : (await listImages(settings.dataDir!, settings.match)).length;
+  if (photos < config.batchSize) {
+    await prebuilt?.cache.close();
+    throw new Error(`--batch-size ${config.batchSize} is more than the ${photos} photos ${where}: use --batch-size ${photos} or less, or add photos`);
   }
 
   const created = !existsSync(runDir);
@@ -241,8 +258,8 @@ export async function prepareRun(plan: RunPlan): Promise<PreparedRun> {
     const removed = [runDir, samplesDir].filter((d) => existsSync(d)).flatMap((d) => removeStaleTemps(d));
     if (removed.length > 0) console.error(`note: removed ${removed.length} temporary file(s) a stopped trainer left: ${removed.map((f) => path.basename(f)).join(', ')}`);
 
-    const { cache, report } = await prepareDataset({
-      dataDir: settings.dataDir, match: settings.match, imageSize: config.model.imageSize, cacheDir: settings.cacheDir,
+    const { cache, report } = prebuilt ?? await prepareDataset({
+      dataDir: settings.dataDir!, match: settings.match, imageSize: config.model.imageSize, cacheDir: settings.cacheDir,
     });
     const loader = new BatchLoader(cache, { batchSize: config.batchSize, seed: config.seed });
 

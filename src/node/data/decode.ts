@@ -1,6 +1,12 @@
 // Decoding one photo into the square RGB tile the models train on.
 import { stat } from 'node:fs/promises';
-import sharp from 'sharp';
+
+/**
+ * sharp is loaded at the first decode, not on import: a trainer given a prebuilt cache (`--data-cache`,
+ * the bundled trainer of scripts/device on a machine without node_modules) never needs it.
+ */
+let sharpLoaded: Promise<typeof import('sharp')> | undefined;
+const loadSharp = async () => (await (sharpLoaded ??= import('sharp'))).default;
 
 /**
  * Transparent pixels are composited onto white. Photos with alpha are rare among dog pictures,
@@ -30,6 +36,7 @@ export async function decodeSquare(file: string, size: number): Promise<Uint8Arr
     const info = await stat(file);
     if (info.size === 0) throw new Error('empty file (0 bytes)');
 
+    const sharp = await loadSharp();
     const { data, info: output } = await sharp(file, { failOn: 'warning' })
       .rotate()
       .resize(size, size, { fit: 'cover', position: 'centre', kernel: 'lanczos3' })

@@ -1,6 +1,7 @@
 // The dataset in one call: find the photos, build the uint8 cache (or reuse it), open it.
 //
 //   const { cache, report } = await prepareDataset({ dataDir, match: 'dog.*', imageSize: 64, cacheDir });
+//   const { cache, report } = await openPrebuiltCache(file, 64);   // a cache made elsewhere (--data-cache)
 //   const loader = new BatchLoader(cache, { batchSize: 128, seed: 1 });
 //   for await (const batch of loader.epochBatches(epoch)) { ... }
 import { createHash } from 'node:crypto';
@@ -40,6 +41,25 @@ export async function prepareDataset({
   return { cache: await openCache(cacheFile), report };
 }
 
+/**
+ * A cache built elsewhere, opened as it is: no photo is listed or decoded, so neither the photos nor
+ * sharp are needed (scripts/device/unpack-photos.py writes one from JPEGs on a machine with no Node
+ * modules). Its image size must be the run's.
+ */
+export async function openPrebuiltCache(cacheFile: string, imageSize: number, quiet = false): Promise<{ cache: ImageCache; report: CacheReport }> {
+  const cache = await openCache(cacheFile);
+  if (cache.imageSize !== imageSize) {
+    await cache.close();
+    throw new Error(`--data-cache ${cacheFile} holds ${cache.imageSize}px images, not the ${imageSize}px of --image-size: give --image-size ${cache.imageSize}`);
+  }
+  const report: CacheReport = {
+    cacheFile, reportFile: `${cacheFile}.report.json`, reused: true, imageSize, count: cache.count, sourceCount: cache.count,
+    sourceHash: cache.header.sourceHash, skipped: [], buildSeconds: 0, imagesPerSecond: 0, createdAt: cache.header.createdAt,
+  };
+  if (!quiet) console.error(`dataset: ${cache.count} images of ${imageSize}px from the prebuilt cache ${cacheFile}`);
+  return { cache, report };
+}
+
 /** One line for the log: what was cached, where, and what was left out and why (first few). */
 function summaryLine(report: CacheReport): string {
   const action = report.reused ? 'reusing' : 'built';
@@ -67,7 +87,7 @@ function skippedLines(report: CacheReport, dataDir: string): string[] {
 }
 
 /** $XDG_CACHE_HOME/webgpu-dcgan, else ~/.cache/webgpu-dcgan. */
-function defaultCacheDir(): string {
+export function defaultCacheDir(): string {
   const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
   return path.join(base, 'webgpu-dcgan');
 }

@@ -1,0 +1,29 @@
+# Sourced by scripts/device/run-bench.sh and measure-and-train.sh on the GPU machine (no Node.js, no
+# network): unpacks what scripts/device/pack.sh put in .device/ (node, Dawn's dawn.node, the Vulkan
+# loader's .deb, unpacked with dpkg -x, never into /) and points the loader at the NVIDIA driver.
+# Sets $node (the node binary) and $work (DCGAN_DEVICE_WORK, default /tmp/dcgan-device).
+work="${DCGAN_DEVICE_WORK:-/tmp/dcgan-device}"
+device_dir="${DCGAN_DEVICE_DIR:-.device}"
+mkdir -p "$work/bin" "$work/vulkan" "$device_dir/dist/linux-x64"
+node="$work/bin/node"
+if [ ! -x "$node" ] || [ "$("$node" --version 2>/dev/null)" != "$(cat "$device_dir/node.version" 2>/dev/null)" ]; then
+  xz -d -c "$device_dir/node.xz" > "$node.tmp" && chmod +x "$node.tmp" && mv "$node.tmp" "$node"
+fi
+# beside the bundles: the webgpu package loads dist/linux-x64/dawn.node from the bundle's folder
+dawn="$device_dir/dist/linux-x64/dawn.node"
+if [ ! -f "$dawn" ] || [ "$device_dir/dawn.node.xz" -nt "$dawn" ]; then
+  xz -d -c "$device_dir/dawn.node.xz" > "$dawn.tmp" && mv "$dawn.tmp" "$dawn"
+fi
+for deb in "$device_dir"/libvulkan1_*.deb; do dpkg -x "$deb" "$work/vulkan"; done
+export LD_LIBRARY_PATH="$work/vulkan/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+echo "== GPU: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | head -1)"
+icds=$(ls /usr/local/nvidia/share/vulkan/icd.d/*.json /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json 2>/dev/null || true)
+echo "== Vulkan ICD files found: $(echo ${icds:-none})"
+nvidia_icd=$(echo "$icds" | grep -i nvidia | head -1 || true)
+if [ -n "$nvidia_icd" ]; then
+  # only the NVIDIA driver: never a software one on a GPU machine (both names: old and new loaders)
+  export VK_DRIVER_FILES="$nvidia_icd" VK_ICD_FILENAMES="$nvidia_icd"
+  echo "using $nvidia_icd"
+fi
+echo "== node $("$node" --version)"
