@@ -16,6 +16,8 @@ if [ ! -f "$dawn" ] || [ "$device_dir/dawn.node.xz" -nt "$dawn" ]; then
 fi
 for deb in "$device_dir"/libvulkan1_*.deb; do dpkg -x "$deb" "$work/vulkan"; done
 export LD_LIBRARY_PATH="$work/vulkan/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# the driver's own libraries (the ICD file may name libGLX_nvidia.so.0 without a path)
+for lib in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do [ -d "$lib" ] && LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$lib"; done
 
 echo "== GPU: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | head -1)"
 icds=$(ls /usr/local/nvidia/share/vulkan/icd.d/*.json /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json 2>/dev/null || true)

@@ -76,7 +76,11 @@ main() {
   phase 'adapter'
   "$node" "$device_dir/check-adapter.mjs" $allow
   rc=$?
-  [ $rc -eq 3 ] && fail 'not an NVIDIA GPU adapter (see the line above): nothing measured' 3
+  if [ $rc -ne 0 ]; then
+    echo '-- the Vulkan loader on that (VK_LOADER_DEBUG=error,warn), last lines:'
+    VK_LOADER_DEBUG=error,warn "$node" "$device_dir/check-adapter.mjs" 2>&1 | grep -v '^FAILED' | tail -n 25
+  fi
+  [ $rc -eq 3 ] && fail 'not an NVIDIA GPU adapter (see the FAILED line above): nothing measured' 3
   [ $rc -eq 0 ] || fail "the adapter check crashed (exit $rc, above): nothing measured" 3
 
   phase 'photos'
