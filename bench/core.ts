@@ -8,15 +8,16 @@
 //              step's statistics are back)
 //   peer       the same iteration in TF.js's WebGPU backend (bench/peer-tfjs.ts), and ours/TF.js
 import * as conv from '../src/kernels/conv.ts';
-import { conv2dOutputShape, convTranspose2dOutputShape, type ConvOptions } from '../src/kernels/conv-shapes.ts';
 import { gpu, sync, type GpuCounters } from '../src/gpu/context.ts';
 import { byKernel, profiler } from '../src/gpu/profiler.ts';
 import { kernelSet, useKernelSet, type KernelSet } from '../src/kernels/kernel-set.ts';
-import { sizeOf, tidy, type Shape, type Tensor } from '../src/gpu/tensor.ts';
+import { sizeOf, tidy, type Tensor } from '../src/gpu/tensor.ts';
 import { randomNormal } from '../src/kernels/random.ts';
-import { Conv2d, ConvTranspose2d } from '../src/model/layers.ts';
+import { convLayerShapes, convPassShapes, type ConvLayerShape } from '../src/model/conv-layers.ts';
 import { Discriminator, Generator, seedStream, type DcganConfig } from '../src/model/dcgan.ts';
 import { GanTraining } from '../src/train/gan.ts';
+import { tuneConvPlans, type TuneMode, type TuneOutcome, type TuningStore } from '../src/train/tune.ts';
+import type { AdapterDescription } from '../src/gpu/device.ts';
 import { measureCeilings, type Ceilings } from './ceilings.ts';
 import { timeDispatches } from './timing.ts';
 
@@ -37,6 +38,9 @@ export interface BenchOptions {
   /** the run-wide kernel set (src/kernels/kernel-set.ts): what the iteration section and the conv section's
    * default choice ('auto' kernels) run; absent (an older JSON) is 'fast' */
   kernelSet?: KernelSet;
+  /** conv plans (src/train/tune.ts): tuned on this adapter per batch size before the conv and iteration
+   * sections ('auto': kept choices reused, 'force': tuned again), or the heuristic ('off'); absent = 'off' */
+  tune?: TuneMode;
   /** timed calls per measurement (after one warm-up call) */
   repeat: number;
   /** timed TF.js iterations (after one warm-up iteration): TF.js on a CPU adapter is very slow */
@@ -56,6 +60,7 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   layers: [],
   variants: ['simple', 'fast'],
   kernelSet: 'fast',
+  tune: 'auto',
   repeat: 5,
   peerRepeat: 1,
   sgemmSize: 1024,
@@ -125,6 +130,21 @@ export interface PeerResult {
   error: string | null;
 }
 
+/** One conv pass with the tuner's plan against the heuristic's, timed in alternating runs. */
+export interface TunedPassResult {
+  batch: number;
+  layer: string;
+  pass: Pass;
+  heuristic: string;
+  heuristicMs: number;
+  tuned: string;
+  tunedMs: number;
+}
+
+export interface TuningResult extends TuneOutcome {
+  batch: number;
+}
+
 export interface BenchResult {
   adapter: string;
   timestamps: boolean;
@@ -135,46 +155,23 @@ export interface BenchResult {
   layers: LayerResult[];
   iterations: IterationResult[];
   peer: PeerResult[];
+  /** per batch: what tuning the conv plans cost and changed (absent in older JSON, empty with --tune off) */
+  tuning?: TuningResult[];
+  tunedPasses?: TunedPassResult[];
 }
 
 const modelConfig = (o: BenchOptions): DcganConfig => ({ imageSize: o.imageSize, nz: o.nz, ngf: o.ngf, ndf: o.ndf, nc: 3 });
 
-/** One conv or transposed-conv layer of the model at a batch size, in its own (not conv) geometry. */
-export interface ConvLayerShape {
-  name: string;
-  transposed: boolean;
-  x: Shape;
-  w: Shape;
-  y: Shape;
-  options: ConvOptions;
-  /** multiply-adds of one pass (the same for forward and both gradients) */
-  macs: number;
-}
-
-/** The conv layers of G and D, with input shapes found by walking the layers from G's noise and D's image. */
-export function convLayerShapes(config: DcganConfig, batch: number): ConvLayerShape[] {
+/** The conv layers of G and D at a batch size (src/model/conv-layers.ts), from a throwaway model of the config. */
+function layersOf(config: DcganConfig, batch: number): ConvLayerShape[] {
   const seeds = seedStream(1);
-  const models = [
-    { tag: 'G', model: new Generator(config, seeds), input: [batch, config.nz, 1, 1] },
-    { tag: 'D', model: new Discriminator(config, seeds), input: [batch, config.nc, config.imageSize, config.imageSize] },
-  ];
-  const shapes: ConvLayerShape[] = [];
-  for (const { tag, model, input } of models) {
-    let x: Shape = input;
-    model.layers.forEach((layer, i) => {
-      if (!(layer instanceof Conv2d || layer instanceof ConvTranspose2d)) return;
-      const transposed = layer instanceof ConvTranspose2d;
-      const w = layer.weight.shape;
-      const y = transposed ? convTranspose2dOutputShape(x, w, layer.options) : conv2dOutputShape(x, w, layer.options);
-      // conv: every output takes C·KH·KW inputs; transposed conv: every input feeds O·KH·KW outputs
-      const macs = transposed ? sizeOf(x) * w[1] * w[2] * w[3] : sizeOf(y) * w[1] * w[2] * w[3];
-      const name = `${tag}.main.${i} ${transposed ? 'ConvT' : 'Conv'} ${x[1]}→${y[1]} ${x[2]}→${y[2]}`;
-      shapes.push({ name, transposed, x, w, y, options: layer.options, macs });
-      x = y;
-    });
-    model.dispose();
+  const generator = new Generator(config, seeds), discriminator = new Discriminator(config, seeds);
+  try {
+    return convLayerShapes(generator, discriminator, config, batch);
+  } finally {
+    generator.dispose();
+    discriminator.dispose();
   }
-  return shapes;
 }
 
 /** The versions src/kernels/conv.ts can be forced to use (its `variant` argument); 'auto' picks one per shape. */
@@ -211,7 +208,7 @@ async function kernelsOf(record: () => void): Promise<string> {
 
 async function benchLayers(o: BenchOptions, batch: number, ceilings: Ceilings | null, log: (s: string) => void): Promise<LayerResult[]> {
   const results: LayerResult[] = [];
-  const all = convLayerShapes(modelConfig(o), batch);
+  const all = layersOf(modelConfig(o), batch);
   const ids = all.map((l) => l.name.split(' ')[0]);  // "G.main.3 ConvT 512→256 4→8" → "G.main.3"
   const unknown = o.layers.filter((id) => !ids.includes(id));
   if (unknown.length) throw new Error(`--layers: no conv layer ${unknown.join(', ')} in this model (choose from ${ids.join(', ')})`);
@@ -237,6 +234,39 @@ async function benchLayers(o: BenchOptions, batch: number, ceilings: Ceilings | 
         });
         log(`  batch ${batch} ${l.name} ${pass} [${variant}]: ${t.ms.toFixed(3)} ms, ${gflops.toFixed(2)} GFLOP/s`);
       }
+    }
+    for (const t of [x, w, dy]) t.dispose();
+  }
+  return results;
+}
+
+const PASS_NAMES: Pass[] = ['forward', 'input grad', 'weight grad'];
+
+/**
+ * Each pass of the chosen layers whose tuned plan differs from the heuristic's, both timed in alternating
+ * runs (heuristic, tuned, heuristic, ... three pairs; the medians): the gain of tuning, pass by pass.
+ */
+async function benchTunedPasses(o: BenchOptions, batch: number, log: (s: string) => void): Promise<TunedPassResult[]> {
+  const results: TunedPassResult[] = [];
+  const chosen = layersOf(modelConfig(o), batch).filter((l) => !o.layers.length || o.layers.includes(l.name.split(' ')[0]));
+  for (const l of chosen) {
+    const x = randomNormal(l.x, 0, 1, 11), w = randomNormal(l.w, 0, 0.02, 12), dy = randomNormal(l.y, 0, 1, 13);
+    // conv geometry: a transposed conv's output is the conv's input (src/model/conv-layers.ts)
+    const operands = l.transposed ? { x: dy, w, dy: x, bias: null } : { x, w, dy, bias: null };
+    for (const [index, p] of convPassShapes(l).entries()) {
+      const heuristic = conv.heuristicPlan(p);
+      const tuned = conv.tunedPlan(p);
+      if (!tuned || conv.planText(tuned) === conv.planText(heuristic)) continue;
+      const times: [number[], number[]] = [[], []];
+      for (let round = 0; round < 3; round++) {
+        for (const [k, plan] of [heuristic, tuned].entries()) {
+          times[k].push((await timeDispatches(() => void tidy(() => conv.runConvPass(p, plan, operands)), o.repeat)).ms);
+        }
+      }
+      const [heuristicMs, tunedMs] = times.map((t) => t.sort((a, b) => a - b)[1]);
+      const row = { batch, layer: l.name, pass: PASS_NAMES[index], heuristic: conv.planText(heuristic), heuristicMs, tuned: conv.planText(tuned), tunedMs };
+      results.push(row);
+      log(`  batch ${batch} ${l.name} ${row.pass}: heuristic ${row.heuristic} ${heuristicMs.toFixed(3)} ms, tuned ${row.tuned} ${tunedMs.toFixed(3)} ms`);
     }
     for (const t of [x, w, dy]) t.dispose();
   }
@@ -366,13 +396,19 @@ async function benchPeer(o: BenchOptions, batch: number, ours: IterationResult |
   }
 }
 
-export async function runBench(options: BenchOptions, adapter: string, environment: string, log: (s: string) => void = () => undefined): Promise<BenchResult> {
+/**
+ * The sections of `options`. `tuning` is the adapter (for the kept choices' key) and where the tuner keeps
+ * its choices (a file in Node, browser storage in the page); without it --tune runs but keeps nothing.
+ */
+export async function runBench(options: BenchOptions, adapter: string, environment: string, log: (s: string) => void = () => undefined,
+  tuning: { adapter: AdapterDescription; store: TuningStore | null } | null = null): Promise<BenchResult> {
   const o = options;
   const has = (s: Section) => o.sections.includes(s);
   const result: BenchResult = {
     adapter, timestamps: profiler.hasTimestamps, date: new Date().toISOString(), environment, options: o,
-    ceilings: null, layers: [], iterations: [], peer: [],
+    ceilings: null, layers: [], iterations: [], peer: [], tuning: [], tunedPasses: [],
   };
+  const tune = kernelSet() === 'simple' ? 'off' : (o.tune ?? 'off');  // the simple kernel set has no plans to choose
   useKernelSet(o.kernelSet ?? 'fast'); // before any kernel runs
   log(`${adapter}; GPU timestamps: ${result.timestamps ? 'yes' : 'no (wall time instead)'}; kernel set: ${kernelSet()}`);
   if (has('ceilings')) {
@@ -381,9 +417,19 @@ export async function runBench(options: BenchOptions, adapter: string, environme
     log(`  sgemm ${o.sgemmSize}: ${result.ceilings.sgemm.gflops.toFixed(2)} GFLOP/s; copy ${o.copyMegabytes} MB: ${result.ceilings.copy.gbps.toFixed(2)} GB/s`);
   }
   for (const batch of o.batches) {
+    if (tune !== 'off' && (has('conv') || has('iteration'))) {
+      log(`tuning the conv plans, batch ${batch} (--tune ${tune})…`);
+      const config = modelConfig(o);
+      const passes = layersOf(config, batch).flatMap(convPassShapes);
+      const adapterInfo = tuning?.adapter ?? { vendor: adapter, architecture: '', device: '', description: '', software: false };
+      const outcome = await tuneConvPlans(passes, { mode: tune, adapter: adapterInfo, store: tuning?.store ?? null, log });
+      log(`  ${outcome.summary}`);
+      result.tuning!.push({ batch, ...outcome });
+    }
     if (has('conv')) {
       log(`conv layers, batch ${batch}…`);
       result.layers.push(...(await benchLayers(o, batch, result.ceilings, log)));
+      if (tune !== 'off') result.tunedPasses!.push(...(await benchTunedPasses(o, batch, log)));
     }
     let iteration: IterationResult | undefined;
     if (has('iteration') || has('peer')) {

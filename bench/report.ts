@@ -19,7 +19,7 @@ export function formatReport(r: BenchResult): string {
   const out: string[] = [
     r.adapter,
     `${r.environment}; ${r.date}; GPU timestamps: ${r.timestamps ? 'yes' : 'no (wall time)'}`,
-    `model ${o.imageSize}x${o.imageSize}, nz ${o.nz}, ngf ${o.ngf}, ndf ${o.ndf}; batches ${o.batches.join(', ')}; repeat ${o.repeat}; kernel set ${o.kernelSet ?? 'fast'}`,
+    `model ${o.imageSize}x${o.imageSize}, nz ${o.nz}, ngf ${o.ngf}, ndf ${o.ndf}; batches ${o.batches.join(', ')}; repeat ${o.repeat}; kernel set ${o.kernelSet ?? 'fast'}; --tune ${o.tune ?? 'off'}`,
   ];
   if (r.ceilings) {
     const { sgemm, copy, dispatch } = r.ceilings;
@@ -33,6 +33,18 @@ export function formatReport(r: BenchResult): string {
     out.push('', 'Conv layers (ms = GPU time per call; GFLOP/s = 2·MACs; GB/s = bytes of inputs + output; * = what auto picks)', table(
       ['batch', 'layer', 'pass', 'variant', 'ms', 'GFLOP/s', 'GB/s', '% SGEMM', '% copy'],
       r.layers.map((l) => [String(l.batch), l.layer, l.pass, `${l.variant}${l.auto ? ' *' : ''}`, fixed(l.ms, 3), fixed(l.gflops, 2), fixed(l.gbps, 2), percent(l.ofSgemm), percent(l.ofCopy)]),
+    ));
+  }
+  if (r.tuning?.length) {
+    out.push('', 'Conv plans tuned on this adapter (src/train/tune.ts; ms = Σ medians of the passes timed now)', table(
+      ['batch', 'mode', 'passes tuned', 'kept', 'seconds', 'differ from heuristic', 'tuned ms', 'heuristic ms'],
+      r.tuning.map((t) => [String(t.batch), t.mode, String(t.tuned), String(t.kept), fixed(t.seconds, 1), String(t.changed), fixed(t.chosenMs, 2), fixed(t.heuristicMs, 2)]),
+    ));
+  }
+  if (r.tunedPasses?.length) {
+    out.push('', 'Tuned against heuristic, the passes where they differ (ms = GPU time per call, median of 3 alternating runs; ratio below 1: tuned is faster)', table(
+      ['batch', 'layer', 'pass', 'heuristic', 'ms', 'tuned', 'ms', 'ratio'],
+      r.tunedPasses.map((t) => [String(t.batch), t.layer, t.pass, t.heuristic, fixed(t.heuristicMs, 3), t.tuned, fixed(t.tunedMs, 3), fixed(t.tunedMs / t.heuristicMs, 3)]),
     ));
   }
   if (r.iterations.length) {
