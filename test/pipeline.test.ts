@@ -4,6 +4,7 @@
 // the loop returns or throws. The loop runs here against a host in memory and a real GanTraining.
 import { describe, expect, it } from 'vitest';
 import { useGpu } from './support/node-device.ts';
+import { gpu } from '../src/gpu/context.ts';
 import { GanTraining, type SubmittedStep, type TrainingConfig } from '../src/train/gan.ts';
 import { runTraining, type TrainingHost } from '../src/train/loop.ts';
 import { decodeCheckpoint, restoreTraining, type TrainingPosition } from '../src/train/checkpoint.ts';
@@ -89,6 +90,29 @@ describe('pipelined training steps', () => {
     await runTraining(sequential.training, sequential.host, loopOptions({ maxIters: 4, pipelined: false }));
     expect(sequential.inFlightAtSubmit).toEqual([0, 0, 0, 0]);
     sequential.training.dispose();
+  });
+
+  it('two steps in flight: still one submit and one read-back per step, and nothing created in the steady state', async () => {
+    const training = new GanTraining(CONFIG, 4);
+    const batch = new Float32Array(4 * 3 * 16 * 16).map((_, i) => Math.cos(i));
+    const steps = async (n: number) => {
+      let previous = training.submitStep(batch);
+      for (let i = 1; i < n; i++) {
+        const next = training.submitStep(batch);
+        await previous.stats;
+        previous = next;
+      }
+      await previous.stats;
+    };
+    await steps(5); // the pools settle: a second read-back and upload buffer for the step in flight
+    const before = { ...gpu().counters };
+    await steps(4);
+    const after = gpu().counters;
+    expect(after.submits - before.submits).toBe(4);
+    expect(after.readBacks - before.readBacks).toBe(4);
+    expect(after.buffersCreated - before.buffersCreated).toBe(0);
+    expect(after.bindGroupsCreated - before.bindGroupsCreated).toBe(0);
+    training.dispose();
   });
 
   it('logs, samples and checkpoints exactly as the loop that waits for each step', async () => {
