@@ -8,7 +8,10 @@
 // The values that change every step (lr, the bias corrections) come from the `step` storage buffer, never
 // from params: uniform buffers are cached by content, so a per-step value there would make one per step.
 // As in PyTorch, t is counted per parameter (a parameter skipped for lack of a gradient does not advance),
-// so `step` holds one pair per parameter of the optimizer and `slot` says which pair is this one's.
+// so `step` holds one pair per parameter of the optimizer and `slot` says which pair is this one's. The
+// kernel is elementwise, so one dispatch can also update a whole network whose parameters, gradients and
+// moments each lie in one buffer at the same offsets (src/optim/adam.ts), when every t is the same: one
+// pair then serves all, and the padding between parameters (all zeros: g = 0, so m, v, p stay 0) with them.
 
 // 1 − β1 and 1 − β2 come computed on the host: in float32, 1 − 0.999 is 0.00099998713 (β2 itself rounds to
 // 0.99900001), which would leave every v 1.3e-5 low and every update 6.4e-6 too large.

@@ -10,8 +10,13 @@
 // channel's values (grid chunks x C, the launcher picks the chunks: a 64-channel layer at batch 128 and
 // 32x32 gets 16 chunks per channel, 1024 workgroups, where one workgroup per channel would leave most of a
 // large GPU idle); REDUCE = 64 threads each add a strided slice of the chunk, the partial sums are added up
-// in workgroup memory, and each chunk writes its result to `partials`. Stage 2, one thread per channel,
-// merges the chunks; a channel in one chunk is finished by stage 1 (no second dispatch).
+// in workgroup memory, and each chunk writes its result to `partials`. Stage 2 merges the chunks, inside
+// the elementwise pass that needs the result (each thread merges its channel's few partials).
+// A layer whose channels are one chunk each (most of DCGAN's at small batches) runs each pass as ONE
+// dispatch instead: batchnorm_channel_forward and batchnorm_channel_backward give each channel a
+// workgroup that reduces it (as stage 1 does) and then, the totals in workgroup memory, writes the
+// channel's outputs (as batchnorm_normalize and batchnorm_backward_input do), so the per-channel results
+// need no second dispatch to reach the elementwise pass.
 // Why 64 threads and not WORKGROUP_SIZE: a CPU adapter runs a workgroup's invocations in turn, and
 // with DCGAN's small late layers (4x4 maps: 128 values per channel at batch 8) most of 256 invocations
 // would have one value or none to add; a GPU still gets chunks x C workgroups of them (measured: the
@@ -83,13 +88,10 @@ fn reduce_partials(t: u32) {
   workgroupBarrier();
 }
 
-// Training statistics, stage 1, chunk wid.x of channel c = wid.y: the chunk's count n_i, mean_i and
-// M2_i = Σ (x − mean_i)², two passes over the chunk for accuracy (it is in cache for the second). A
-// channel in one chunk (small layers) is finished here and needs no stage 2.
-@compute @workgroup_size(REDUCE)
-fn batchnorm_chunk_statistics(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-  let c = wid.y;
-  let range = chunk_range(wid.x);
+// A range of channel c's values, reduced by the REDUCE threads of a workgroup: (n_i, mean_i, M2_i) with
+// M2_i = Σ (x − mean_i)², two passes over the range for accuracy (it is in cache for the second). Every
+// thread gets the result. Called by every thread of the workgroup (it holds barriers).
+fn range_statistics(c: u32, range: vec2<u32>, t: u32) -> vec2<f32> {
   var s = 0.0;
   for (var j = range.x + t; j < range.y; j += REDUCE) { s += x[channel_element(c, j)]; }
   partial_a[t] = s;
@@ -102,23 +104,42 @@ fn batchnorm_chunk_statistics(@builtin(workgroup_id) wid: vec3<u32>, @builtin(lo
   for (var j = range.x + t; j < range.y; j += REDUCE) { let d = x[channel_element(c, j)] - mu; q += d * d; }
   partial_a[t] = q;
   reduce_partials(t);
+  return vec2<f32>(mu, partial_a[0]);
+}
+
+// Training statistics, stage 1, chunk wid.x of channel c = wid.y: the chunk's mean_i and M2_i (a layer
+// of one chunk per channel runs batchnorm_channel_forward instead).
+@compute @workgroup_size(REDUCE)
+fn batchnorm_chunk_statistics(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let c = wid.y;
+  let statistics = range_statistics(c, chunk_range(wid.x), t);
   if (t == 0u) {
-    if (params.chunks == 1u) {
-      write_statistics(c, mu, partial_a[0]);
-    } else {
-      partials[partial_index(c, wid.x)] = mu;
-      partials[partial_index(c, wid.x) + 1u] = partial_a[0];
-    }
+    partials[partial_index(c, wid.x)] = statistics.x;
+    partials[partial_index(c, wid.x) + 1u] = statistics.y;
   }
 }
 
-// Stage 2, one thread per channel: the chunks merged (Chan et al.'s pairwise rule, exact in exact arithmetic
-// and free of the cancellation of Σx² − m·mean²):
+// Training forward of a layer whose channels are one chunk each, channel c = wid.y in one workgroup:
+// its statistics (as stage 1), then out = act(gamma_c (x − mean_c) inv_std_c + beta_c) over the channel.
+@compute @workgroup_size(REDUCE)
+fn batchnorm_channel_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let c = wid.y;
+  let m = params.batch * params.spatial;
+  let statistics = range_statistics(c, vec2<u32>(0u, m), t);
+  let mu = statistics.x;
+  let r = 1.0 / sqrt(statistics.y / f32(m) + params.eps);  // = write_statistics' inv_std_c
+  if (t == 0u) { write_statistics(c, mu, statistics.y); }
+  for (var j = t; j < m; j += REDUCE) {
+    let i = channel_element(c, j);
+    let v = gamma[c] * (x[i] - mu) * r + beta[c];
+    y[i] = select(params.slope * v, v, v > 0.0);
+  }
+}
+
+// Stage 2: channel c's chunks merged (Chan et al.'s pairwise rule, exact in exact arithmetic and free of
+// the cancellation of Σx² − m·mean²) into (mean_c, M2):
 //   mean_c = Σ n_i mean_i / m,   M2 = Σ M2_i + n_i (mean_i − mean_c)²
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn batchnorm_merge_statistics(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let c = gid.x;
-  if (c >= params.channels) { return; }
+fn merged_statistics(c: u32) -> vec2<f32> {
   let m = params.batch * params.spatial;
   var total = 0.0;
   for (var i = 0u; i < params.chunks; i++) {
@@ -132,7 +153,7 @@ fn batchnorm_merge_statistics(@builtin(global_invocation_id) gid: vec3<u32>) {
     let d = partials[partial_index(c, i)] - mu;
     m2 += partials[partial_index(c, i) + 1u] + f32(range.y - range.x) * d * d;
   }
-  write_statistics(c, mu, m2);
+  return vec2<f32>(mu, m2);
 }
 
 // Channel c's statistics from its mean and M2 = Σ (x − mean)²:
@@ -157,8 +178,8 @@ fn batchnorm_running_inv_std(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (c < params.channels) { inv_std[c] = 1.0 / sqrt(running_var[c] + params.eps); }
 }
 
-// out = act(gamma_c (x − mean_c) inv_std_c + beta_c), one thread per element (training: batch stats;
-// eval: running)
+// out = act(gamma_c (x − mean_c) inv_std_c + beta_c), one thread per element, with the running statistics
+// (eval)
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn batchnorm_normalize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = index(gid, groups);
@@ -169,13 +190,27 @@ fn batchnorm_normalize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(n
   }
 }
 
-// Parameter gradients (the same in training and eval, given mean and inv_std), stage 1: chunk wid.x of
-// channel c = wid.y adds its share of (all of it, and writes the result, with one chunk)
-//   dL/dbeta_c = Σ dy,   dL/dgamma_c = Σ dy · xhat   (y = gamma xhat + beta)
-@compute @workgroup_size(REDUCE)
-fn batchnorm_chunk_parameter_gradients(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-  let c = wid.y;
-  let range = chunk_range(wid.x);
+// Training forward after stage 1 of a layer of several chunks per channel: stage 2 and the normalization
+// in one pass, one thread per element. Each thread merges its channel's chunks itself (a few values, the
+// same for the whole channel, so from cache) rather than waiting for a dispatch that stores them, and
+// the thread of the channel's first element writes the statistics.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn batchnorm_merge_normalize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = index(gid, groups);
+  if (i < params.batch * params.channels * params.spatial) {
+    let c = channel_of(i);
+    let statistics = merged_statistics(c);
+    let mu = statistics.x;
+    let r = 1.0 / sqrt(statistics.y / f32(params.batch * params.spatial) + params.eps);  // = write_statistics' inv_std_c
+    if (i == channel_element(c, 0u)) { write_statistics(c, mu, statistics.y); }
+    let v = gamma[c] * (x[i] - mu) * r + beta[c];
+    y[i] = select(params.slope * v, v, v > 0.0);
+  }
+}
+
+// Σ dy and Σ dy · xhat over a range of channel c's values (xhat from the given mean and inv_std), reduced
+// by the REDUCE threads of a workgroup; every thread gets the result. Called by every thread (barriers).
+fn range_parameter_gradients(c: u32, range: vec2<u32>, t: u32) -> vec2<f32> {
   let mu = mean[c];
   let r = inv_std[c];
   var db = 0.0;
@@ -189,30 +224,44 @@ fn batchnorm_chunk_parameter_gradients(@builtin(workgroup_id) wid: vec3<u32>, @b
   partial_a[t] = db;
   partial_b[t] = dg;
   reduce_partials(t);
+  return vec2<f32>(partial_a[0], partial_b[0]);
+}
+
+// Parameter gradients (the same in training and eval, given mean and inv_std), stage 1: chunk wid.x of
+// channel c = wid.y adds its share of (all of it, and writes the result, with one chunk)
+//   dL/dbeta_c = Σ dy,   dL/dgamma_c = Σ dy · xhat   (y = gamma xhat + beta)
+@compute @workgroup_size(REDUCE)
+fn batchnorm_chunk_parameter_gradients(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let c = wid.y;
+  let sums = range_parameter_gradients(c, chunk_range(wid.x), t);
   if (t == 0u) {
     if (params.chunks == 1u) {
-      grad_beta[c] = partial_a[0];
-      grad_gamma[c] = partial_b[0];
+      grad_beta[c] = sums.x;
+      grad_gamma[c] = sums.y;
     } else {
-      partials[partial_index(c, wid.x)] = partial_a[0];
-      partials[partial_index(c, wid.x) + 1u] = partial_b[0];
+      partials[partial_index(c, wid.x)] = sums.x;
+      partials[partial_index(c, wid.x) + 1u] = sums.y;
     }
   }
 }
 
-// Stage 2, one thread per channel: the chunks' shares added.
+// Stage 2: channel c's chunks' shares added, (dbeta_c, dgamma_c).
+fn merged_parameter_gradients(c: u32) -> vec2<f32> {
+  var sums = vec2<f32>(0.0, 0.0);
+  for (var i = 0u; i < params.chunks; i++) {
+    sums += vec2<f32>(partials[partial_index(c, i)], partials[partial_index(c, i) + 1u]);
+  }
+  return sums;
+}
+
+// Stage 2 on its own, one thread per channel (eval backward, whose input gradient needs no sums).
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn batchnorm_merge_parameter_gradients(@builtin(global_invocation_id) gid: vec3<u32>) {
   let c = gid.x;
   if (c >= params.channels) { return; }
-  var db = 0.0;
-  var dg = 0.0;
-  for (var i = 0u; i < params.chunks; i++) {
-    db += partials[partial_index(c, i)];
-    dg += partials[partial_index(c, i) + 1u];
-  }
-  grad_beta[c] = db;
-  grad_gamma[c] = dg;
+  let sums = merged_parameter_gradients(c);
+  grad_beta[c] = sums.x;
+  grad_gamma[c] = sums.y;
 }
 
 // Training-mode input gradient, where mean and var depend on every x of the channel. With r = inv_std,
@@ -221,16 +270,44 @@ fn batchnorm_merge_parameter_gradients(@builtin(global_invocation_id) gid: vec3<
 // and with dxhat_j = gamma dy_j:
 //   dL/dx_i = Σ_j dxhat_j ∂xhat_j/∂x_i = gamma r / m · (m dy_i − Σ dy − xhat_i Σ dy·xhat)
 //           = gamma r / m · (m dy_i − dbeta − xhat_i dgamma)
-// grad_beta and grad_gamma must hold batchnorm_merge_parameter_gradients' results.
+fn input_gradient(i: u32, c: u32, dbeta: f32, dgamma: f32) -> f32 {
+  let m = f32(params.batch * params.spatial);
+  let r = inv_std[c];
+  let xhat = (x[i] - mean[c]) * r;
+  return gamma[c] * r / m * (m * grad_normalized(i) - dbeta - xhat * dgamma);
+}
+
+// Training backward after stage 1 of a layer of several chunks per channel: stage 2 and the input
+// gradient in one pass, one thread per element, each merging its channel's chunk sums itself (as
+// batchnorm_merge_normalize does); the thread of the channel's first element writes dgamma_c and dbeta_c.
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn batchnorm_backward_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = index(gid, groups);
   if (i < params.batch * params.channels * params.spatial) {
     let c = channel_of(i);
-    let m = f32(params.batch * params.spatial);
-    let r = inv_std[c];
-    let xhat = (x[i] - mean[c]) * r;
-    grad_x[i] = gamma[c] * r / m * (m * grad_normalized(i) - grad_beta[c] - xhat * grad_gamma[c]);
+    let sums = merged_parameter_gradients(c);
+    if (i == channel_element(c, 0u)) {
+      grad_beta[c] = sums.x;
+      grad_gamma[c] = sums.y;
+    }
+    grad_x[i] = input_gradient(i, c, sums.x, sums.y);
+  }
+}
+
+// Training backward of a layer whose channels are one chunk each, channel c = wid.y in one workgroup:
+// dbeta_c and dgamma_c (as stage 1), then dL/dx over the channel from them.
+@compute @workgroup_size(REDUCE)
+fn batchnorm_channel_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let c = wid.y;
+  let m = params.batch * params.spatial;
+  let sums = range_parameter_gradients(c, vec2<u32>(0u, m), t);
+  if (t == 0u) {
+    grad_beta[c] = sums.x;
+    grad_gamma[c] = sums.y;
+  }
+  for (var j = t; j < m; j += REDUCE) {
+    let i = channel_element(c, j);
+    grad_x[i] = input_gradient(i, c, sums.x, sums.y);
   }
 }
 

@@ -1,4 +1,4 @@
-// Small elementwise kernels the engine itself needs: filling, copying, adding, scaling.
+// Small elementwise kernels the engine itself needs: filling, copying, adding (also in place), scaling.
 // One thread per element; the grid folds into y when n exceeds 65535 workgroups.
 
 struct Params { n: u32, alpha: f32, value_bits: u32 }
@@ -27,6 +27,15 @@ fn copy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 fn add_scaled(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = index(gid, groups);
   if (i < params.n) { out[i] = a[i] + params.alpha * b[i]; }
+}
+
+// out += b, in place: backward() adding the gradients a step staged for a network into its gradient arena
+// (src/autograd/tape.ts). `out` alone is bound: reading it as `a` too would bind its buffer twice, once
+// writable, which WebGPU forbids within a dispatch.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn accumulate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = index(gid, groups);
+  if (i < params.n) { out[i] += b[i]; }
 }
 
 // out = alpha * a

@@ -13,8 +13,8 @@ describe('memory', () => {
     const training = new GanTraining({ model: { imageSize: 16, nz: 8, ngf: 4, ndf: 4, nc: 3 }, batchSize: 4, lr: 2e-4, beta1: 0.5, seed: 3 }, 8);
     const batch = new Float32Array(4 * 3 * 16 * 16).map((_, i) => Math.sin(i));
     const pooled = () => [...gpu().freeBuffers.values()].reduce((n, list) => n + list.length, 0);
-    // iteration 1 allocates the working set; iteration 2 a little more, since the gradients of
-    // iteration 1 are still alive (zeroGrad frees them at the start of each step)
+    // iteration 1 allocates the working set (the parameter, gradient and Adam arenas among it: made once
+    // with the model), iteration 2 whatever the pool had not yet settled
     await training.step(batch);
     await training.step(batch);
     const allocated = gpu().bytesAllocated;

@@ -1,8 +1,9 @@
 // The reverse-mode autograd tape, in the spirit of micrograd: every differentiable op (./ops.ts, ./conv.ts,
 // ...) computes its output with a launcher and calls record(), which keeps the op's inputs and a closure
 // mapping dL/d(output) to dL/d(each input). backward() walks that graph from the loss back to the leaves.
-import { Tensor, keep, shapeText } from '../gpu/tensor.ts';
-import { addScaled, copy, fill } from '../kernels/elementwise.ts';
+import { gpu } from '../gpu/context.ts';
+import { Tensor, TensorArena, keep, shapeText } from '../gpu/tensor.ts';
+import { accumulate, addScaled, copy, fill } from '../kernels/elementwise.ts';
 
 /**
  * Given dL/d(output), return dL/d(input) for each input (null where an input needs no gradient).
@@ -51,18 +52,34 @@ export function record<T extends Tensor>(output: T, inputs: Tensor[], backward: 
 export function backward(root: Tensor, gradient?: Tensor): void {
   if (!root.requiresGrad) throw new Error('backward() on a tensor that does not require grad: nothing to differentiate');
   if (!gradient && root.size !== 1) throw new Error(`backward() without a gradient needs a scalar, got ${shapeText(root.shape)}`);
-  // dL/dt of every tensor t reached so far, each owned by backward() (so the caller's gradient is copied)
-  const grads = new Map<Tensor, Tensor>([[root, gradient ? copy(gradient) : fill(root.shape, 1)]]);
+  // dL/dt of every tensor t reached so far, each owned by backward() except the root's, which is borrowed
+  // (the caller's, or a cached tensor of ones: no fill per call) and so never freed here
+  const seed = gradient ?? ones(root.shape);
+  const grads = new Map<Tensor, Tensor>([[root, seed]]);
+  const slotShares: [Tensor, Tensor][] = [];  // (leaf with a gradient slot, its share), written at the end
   for (const t of topologicalOrder(root).reverse()) {
     const g = grads.get(t);
     if (!g) continue;  // no path from t to root needs its gradient
     grads.delete(t);
     const node = nodes.get(t);
-    if (node) chainRule(node, g, grads);
-    else accumulateIntoLeaf(t, g);
+    if (node) chainRule(node, g, grads, g !== seed);
+    else if (t.gradSlot) slotShares.push([t, keep(g === seed ? copy(g) : g)]);
+    else accumulateIntoLeaf(t, g === seed ? copy(g) : g);
   }
+  accumulateIntoSlots(slotShares);
 }
 
+/** dL/d(root) = 1 for a scalar loss: one tensor per shape, filled once and kept (per device). */
+function ones(shape: readonly number[]): Tensor {
+  const device = gpu().device;
+  let cache = onesByDevice.get(device);
+  if (!cache) onesByDevice.set(device, (cache = new Map()));
+  const key = shapeText(shape);
+  let t = cache.get(key);
+  if (!t) cache.set(key, (t = keep(fill(shape, 1))));
+  return t;
+}
+const onesByDevice = new WeakMap<GPUDevice, Map<string, Tensor>>();
 /** Every tensor `root` depends on, each after all of its inputs (depth-first post-order). */
 function topologicalOrder(root: Tensor): Tensor[] {
   const order: Tensor[] = [];
@@ -78,10 +95,10 @@ function topologicalOrder(root: Tensor): Tensor[] {
   return order;
 }
 
-/** An op's output with gradient g: its closure gives each input's share, added into `grads`; g is then freed. */
-function chainRule(node: Node, g: Tensor, grads: Map<Tensor, Tensor>): void {
+/** An op's output with gradient g: its closure gives each input's share, added into `grads`; g is then freed if `owned`. */
+function chainRule(node: Node, g: Tensor, grads: Map<Tensor, Tensor>, owned: boolean): void {
   const inputGrads = node.backward(g);
-  g.dispose();
+  if (owned) g.dispose();
   node.inputs.forEach((input, i) => {
     const gi = inputGrads[i];
     if (!gi) return;
@@ -104,4 +121,41 @@ function accumulateIntoLeaf(leaf: Tensor, g: Tensor): void {
   leaf.grad.dispose();
   g.dispose();
   leaf.grad = sum;
+}
+
+/**
+ * The shares of the leaves with a gradient slot (the parameters of a Sequential: slots of its network's
+ * gradient arena), written when the walk is done, so their copies follow one another (a copy ends the
+ * encoder's open compute pass; a next dispatch opens another). The first share since zeroGrad() is
+ * copied into the slot (a copy command, no dispatch). Later shares are added: when every slot of an
+ * arena has one (every parameter of a network, as each backward() through it gives), copied into the
+ * arena's scratch twin and added in ONE pass over the whole arena (the padding is 0 in both), instead of
+ * a pass per parameter; otherwise one pass each.
+ */
+function accumulateIntoSlots(shares: [Tensor, Tensor][]): void {
+  const added = new Map<TensorArena, [number, Tensor][]>();
+  for (const [leaf, g] of shares) {
+    const slot = leaf.gradSlot!;
+    if (!leaf.grad) {
+      slot.copyFrom(g);
+      leaf.grad = slot;
+    } else if (leaf.grad === slot) {
+      const { arena, index } = TensorArena.slotOf(slot)!;
+      added.set(arena, [...(added.get(arena) ?? []), [index, g]]);
+    } else { // a gradient set by hand: a tensor of its own
+      const sum = keep(addScaled(leaf.grad, g, 1));
+      leaf.grad.dispose();
+      leaf.grad = sum;
+    }
+  }
+  for (const [arena, list] of added) {
+    if (list.length < arena.tensors.length) continue; // each leaf is reached once per backward(): the indices differ
+    const scratch = arena.scratch();
+    for (const [i, g] of list) scratch.tensors[i].copyFrom(g);
+  }
+  for (const [arena, list] of added) {
+    if (list.length === arena.tensors.length) accumulate(arena.whole, arena.scratch().whole);
+    else for (const [i, g] of list) accumulate(arena.tensors[i], g);
+  }
+  for (const [, g] of shares) g.dispose();
 }

@@ -7,10 +7,14 @@ import { WgslReflect, ResourceType, type FunctionInfo, type TypeInfo } from 'wgs
 import { computePass, gpu, guarded } from './context.ts';
 import { profiler } from './profiler.ts';
 import { resolveIncludes } from './wgsl-include.ts';
+import type { BufferRange } from './tensor.ts';
 
 type Params = Record<string, number>;
-/** A storage binding: anything that owns a GPU buffer (a Tensor) or the buffer itself. */
-export type Binding = GPUBuffer | { buffer: GPUBuffer };
+/**
+ * A storage binding: a GPU buffer (bound whole), or anything that owns one (a Tensor), bound whole or,
+ * for an arena slot, as its `range` (offset and size).
+ */
+export type Binding = GPUBuffer | { buffer: GPUBuffer; range?: BufferRange | null };
 
 interface UniformMember { name: string; type: string; offset: number }
 interface Compiled {
@@ -22,8 +26,12 @@ interface Compiled {
 const reflected = new Map<string, { code: string; reflection: WgslReflect }>(); // by source text
 const compiled = new WeakMap<GPUDevice, Map<string, Compiled>>();
 const uniformBuffers = new WeakMap<GPUDevice, Map<string, GPUBuffer>>();
-/** Bind groups by the buffers bound, a trie of Maps with one level per binding: no key string to build. */
-interface BindGroupTrie { next: Map<GPUBuffer, BindGroupTrie>; group?: GPUBindGroup }
+/**
+ * Bind groups by what is bound, a trie of Maps with one level per binding: no key string to build. A
+ * whole buffer is keyed by itself, an arena slot by its range object (one per slot: src/gpu/tensor.ts).
+ */
+type Bound = GPUBuffer | BufferRange;
+interface BindGroupTrie { next: Map<Bound, BindGroupTrie>; group?: GPUBindGroup }
 /** A kernel's cached bind groups are dropped all at once past this many (a training run repeats a few). */
 const MAX_BIND_GROUPS_PER_KERNEL = 2000;
 /** The name of every kernel dispatched in this process, so a run can say which versions it used. */
@@ -115,10 +123,10 @@ export class Kernel {
   dispatch(buffers: Record<string, Binding>, params: Params, workgroups: [number, number?, number?], what = ''): void {
     const { pipeline, storage, uniform } = this.compile();
     const device = gpu().device;
-    const bound: GPUBuffer[] = storage.map(({ name }) => {
+    const bound: Bound[] = storage.map(({ name }) => {
       const b = buffers[name];
       if (!b) throw new Error(`${this.name}: no buffer given for WGSL variable '${name}'`);
-      return 'buffer' in b ? b.buffer : b;
+      return 'buffer' in b ? (b.range ?? b.buffer) : b;
     });
     if (uniform) bound.push(uniformBuffer(this.name, uniform, params));
     const limit = device.limits.maxComputeWorkgroupsPerDimension;
@@ -159,19 +167,19 @@ export class Kernel {
    * rest of a dispatch, and training binds the same pooled buffers to the same kernels every step.
    */
   private bindGroup(pipeline: GPUComputePipeline, storage: Compiled['storage'], uniform: Compiled['uniform'],
-    bound: GPUBuffer[], what: string): GPUBindGroup {
+    bound: Bound[], what: string): GPUBindGroup {
     const device = gpu().device;
     let cache = this.bindGroups.get(device);
     if (!cache || cache.count >= MAX_BIND_GROUPS_PER_KERNEL) this.bindGroups.set(device, (cache = { root: { next: new Map() }, count: 0 }));
     let node = cache.root;
-    for (const buffer of bound) {
-      let child = node.next.get(buffer);
-      if (!child) node.next.set(buffer, (child = { next: new Map() }));
+    for (const key of bound) {
+      let child = node.next.get(key);
+      if (!child) node.next.set(key, (child = { next: new Map() }));
       node = child;
     }
     if (!node.group) {
       const bindings = [...storage.map((s) => s.binding), ...(uniform ? [uniform.binding] : [])];
-      const entries = bound.map((buffer, i) => ({ binding: bindings[i], resource: { buffer } }));
+      const entries = bound.map((b, i) => ({ binding: bindings[i], resource: 'offset' in b ? { ...b } : { buffer: b } }));
       node.group = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: `${this.name}${what}` });
       cache.count++;
       gpu().counters.bindGroupsCreated++;

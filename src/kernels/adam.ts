@@ -1,5 +1,6 @@
-// Launcher for shaders/adam.wgsl: one fused, in-place Adam update of a parameter and its two moments.
-// The optimizer (src/optim/adam.ts) writes every parameter's per-step values in one buffer, once per step.
+// Launcher for shaders/adam.wgsl: one fused, in-place Adam update of a parameter and its two moments (or
+// of a whole network's, as four arenas' `whole` tensors). The optimizer (src/optim/adam.ts) writes every
+// parameter's per-step values in one buffer, once per step.
 import code from '../../shaders/adam.wgsl?raw';
 import { Kernel } from '../gpu/kernel.ts';
 import { Tensor, shapeText } from '../gpu/tensor.ts';

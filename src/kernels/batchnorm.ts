@@ -9,8 +9,10 @@ import { sameShape } from './elementwise.ts';
 const file = 'shaders/batchnorm.wgsl';
 const kernel = (entry: string) => new Kernel(file, code, entry);
 const kernels = {
+  channelForward: kernel('batchnorm_channel_forward'),
+  channelBackward: kernel('batchnorm_channel_backward'),
   chunkStatistics: kernel('batchnorm_chunk_statistics'),
-  mergeStatistics: kernel('batchnorm_merge_statistics'),
+  mergeNormalize: kernel('batchnorm_merge_normalize'),
   runningInvStd: kernel('batchnorm_running_inv_std'),
   normalize: kernel('batchnorm_normalize'),
   chunkParameterGradients: kernel('batchnorm_chunk_parameter_gradients'),
@@ -22,7 +24,8 @@ const kernels = {
 /**
  * How the per-channel reductions are cut into chunks (one stage-1 workgroup each): enough workgroups to
  * fill a large GPU, but no chunk under `minChunk` values, so small layers run one chunk per channel (and
- * a CPU adapter, where each workgroup's barriers cost, few).
+ * a CPU adapter, where each workgroup's barriers cost, few). A layer of one chunk per channel runs each
+ * training pass as one dispatch (batchnorm_channel_forward / _backward); with more, three.
  */
 const batchnormChunks = { targetWorkgroups: 1024, minChunk: 2048 };
 
@@ -51,6 +54,7 @@ const params = (s: Sizes, eps = 0, momentum = 0, slope = 1) => ({ ...s, eps, mom
 /** The activation fused after a batchnorm, as its backward needs it: the forward's output and the slope. */
 interface FusedActivation { output: Tensor; slope: number }
 
+/** Eval's normalization, by the running statistics (training's is inside its statistics passes). */
 function normalize(x: Tensor, gamma: Tensor, beta: Tensor, mean: Tensor, invStd: Tensor, s: Sizes, slope: number, what: string): Tensor {
   const y = Tensor.empty(x.shape, 'batchnorm y');
   kernels.normalize.dispatch1d({ x, gamma, beta, mean, inv_std: invStd, y }, params(s, 0, 0, slope), x.size, what);
@@ -73,12 +77,17 @@ export function batchNormTrainForward(
   const what = ` x ${shapeText(x.shape)}`;
   const mean = Tensor.empty([s.channels], 'batchnorm mean');
   const invStd = Tensor.empty([s.channels], 'batchnorm invStd');
-  const partials = Tensor.empty([s.channels, s.chunks, 2], 'batchnorm chunk statistics');
-  const statistics = { partials, mean, inv_std: invStd, running_mean: runningMean, running_var: runningVar };
-  kernels.chunkStatistics.dispatch({ x, ...statistics }, params(s, eps, momentum), [s.chunks, s.channels], what);
-  if (s.chunks > 1) kernels.mergeStatistics.dispatch1d(statistics, params(s, eps, momentum), s.channels, what);
-  partials.dispose(); // later work that reuses the buffer is recorded after the merge that reads it
-  return { y: normalize(x, gamma, beta, mean, invStd, s, slope, what), mean, invStd };
+  const y = Tensor.empty(x.shape, 'batchnorm y');
+  const bindings = { x, gamma, beta, mean, inv_std: invStd, running_mean: runningMean, running_var: runningVar, y };
+  if (s.chunks === 1) {
+    kernels.channelForward.dispatch(bindings, params(s, eps, momentum, slope), [1, s.channels], what);
+  } else { // stage 1, then stage 2 inside the normalization's pass
+    const partials = Tensor.empty([s.channels, s.chunks, 2], 'batchnorm chunk statistics');
+    kernels.chunkStatistics.dispatch({ ...bindings, partials }, params(s, eps, momentum), [s.chunks, s.channels], what);
+    kernels.mergeNormalize.dispatch1d({ ...bindings, partials }, params(s, eps, momentum, slope), x.size, what);
+    partials.dispose(); // later work that reuses the buffer is recorded after the pass that reads it
+  }
+  return { y, mean, invStd };
 }
 
 /** Eval forward: y = act(gamma (x − runningMean) / sqrt(runningVar + eps) + beta), act of `slope`. */
@@ -125,13 +134,19 @@ export function batchNormBackward(
   sameShape('batchNormBackward', x, dy);
   const s = layout('batchNormBackward', x, { gamma, mean, invStd });
   const what = ` x ${shapeText(x.shape)}`;
-  const { dgamma, dbeta } = parameterGradients(x, dy, mean, invStd, s, after, what);
-  const dx = Tensor.empty(x.shape, 'batchnorm dx');
   const { activated, slope } = activationGradient(x, after);
-  kernels.backwardInput.dispatch1d(
-    { x, grad_y: dy, gamma, mean, inv_std: invStd, grad_gamma: dgamma, grad_beta: dbeta, grad_x: dx, activated },
-    params(s, 0, 0, slope), x.size, what,
-  );
+  const dx = Tensor.empty(x.shape, 'batchnorm dx');
+  const dgamma = Tensor.empty([s.channels], 'batchnorm dgamma');
+  const dbeta = Tensor.empty([s.channels], 'batchnorm dbeta');
+  const bindings = { x, grad_y: dy, gamma, mean, inv_std: invStd, grad_gamma: dgamma, grad_beta: dbeta, grad_x: dx, activated };
+  if (s.chunks === 1) {
+    kernels.channelBackward.dispatch(bindings, params(s, 0, 0, slope), [1, s.channels], what);
+  } else { // stage 1, then stage 2 inside the input gradient's pass
+    const partials = Tensor.empty([s.channels, s.chunks, 2], 'batchnorm chunk parameter gradients');
+    kernels.chunkParameterGradients.dispatch({ ...bindings, partials }, params(s, 0, 0, slope), [s.chunks, s.channels], what);
+    kernels.backwardInput.dispatch1d({ ...bindings, partials }, params(s, 0, 0, slope), x.size, what);
+    partials.dispose();
+  }
   return { dx, dgamma, dbeta };
 }
 

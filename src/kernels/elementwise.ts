@@ -1,4 +1,5 @@
-// Launchers for shaders/elementwise.wgsl: the plumbing the tape and the engine need (fill, copy, addScaled, scale).
+// Launchers for shaders/elementwise.wgsl: the plumbing the tape and the engine need (fill, copy, addScaled,
+// accumulate, scale).
 import code from '../../shaders/elementwise.wgsl?raw';
 import { Kernel } from '../gpu/kernel.ts';
 import { Tensor, shapeText, type Shape } from '../gpu/tensor.ts';
@@ -8,6 +9,7 @@ const kernels = {
   fill: new Kernel(file, code, 'fill'),
   copy: new Kernel(file, code, 'copy'),
   addScaled: new Kernel(file, code, 'add_scaled'),
+  accumulate: new Kernel(file, code, 'accumulate'),
   scale: new Kernel(file, code, 'scale'),
 };
 
@@ -43,6 +45,12 @@ export function addScaled(a: Tensor, b: Tensor, alpha = 1): Tensor {
   const out = Tensor.empty(a.shape, 'add');
   kernels.addScaled.dispatch1d({ a, b, out }, params(a.size, alpha), a.size, ` ${shapeText(a.shape)}`);
   return out;
+}
+
+/** out += b, in place (backward()'s addition of staged gradients into a gradient arena). */
+export function accumulate(out: Tensor, b: Tensor): void {
+  sameShape('accumulate', out, b);
+  kernels.accumulate.dispatch1d({ b, out }, params(out.size), out.size, ` ${shapeText(out.shape)}`);
 }
 
 export function scale(a: Tensor, alpha: number): Tensor {

@@ -1,7 +1,7 @@
 // The layers of a DCGAN, PyTorch-style: each holds its tensors under PyTorch's names (weight, bias,
 // running_mean, ...) so a Sequential can list them as `main.<index>.<name>`, the keys of PyTorch's
 // DCGAN example, and checkpoints load into PyTorch unchanged.
-import { Tensor, keep } from '../gpu/tensor.ts';
+import { Tensor, TensorArena, keep } from '../gpu/tensor.ts';
 import { conv2d, convTranspose2d } from '../autograd/conv.ts';
 import { batchNorm2d } from '../autograd/batchnorm.ts';
 import { leakyRelu, relu, sigmoid, tanh, upsample2x } from '../autograd/ops.ts';
@@ -20,6 +20,11 @@ export interface Layer {
   forward(x: Tensor): Tensor;
   /** Tensors trained by the optimizer, by PyTorch name. */
   parameters(): Record<string, Tensor>;
+  /**
+   * Take `slots` (by the names of parameters()) as its parameters from now on: the values are copied
+   * into them and the layer's own tensors freed. Sequential moves every parameter into one arena this way.
+   */
+  moveParameters(slots: Record<string, Tensor>): void;
   /** Tensors saved in checkpoints but not trained (batchnorm running statistics). */
   buffers(): Record<string, Tensor>;
   /** Train mode uses batch statistics in batchnorm; eval mode uses the running ones. */
@@ -40,9 +45,18 @@ export abstract class Stateless implements Layer {
   parameters() {
     return {};
   }
+  moveParameters() {}
   buffers() {
     return {};
   }
+}
+
+/** A parameter's values copied into its arena slot, which takes its place; the old tensor is freed. */
+function moveInto(own: Tensor, slot: Tensor): Tensor {
+  slot.copyFrom(own);
+  slot.requiresGrad = own.requiresGrad;
+  own.dispose();
+  return slot;
 }
 
 /** Seeds derived per tensor so every weight gets its own stream of the seeded generator. */
@@ -57,7 +71,8 @@ export interface InitSeed {
 abstract class ConvLayer implements Layer {
   abstract readonly kind: string;
   training = true;
-  readonly weight: Tensor;
+  /** its own tensor until a Sequential moves it into the network's parameter arena */
+  weight: Tensor;
   constructor(
     readonly inChannels: number,
     readonly outChannels: number,
@@ -92,6 +107,9 @@ abstract class ConvLayer implements Layer {
   }
   parameters() {
     return { weight: this.weight };
+  }
+  moveParameters(slots: Record<string, Tensor>) {
+    this.weight = moveInto(this.weight, slots.weight);
   }
   buffers() {
     return {};
@@ -129,8 +147,8 @@ export class ConvTranspose2d extends ConvLayer {
 export class BatchNorm2d implements Layer {
   readonly kind = 'BatchNorm2d';
   training = true;
-  readonly weight: Tensor; // gamma
-  readonly bias: Tensor; // beta
+  weight: Tensor; // gamma (like ConvLayer's weight, moved into the arena by a Sequential)
+  bias: Tensor; // beta
   readonly runningMean: Tensor;
   readonly runningVar: Tensor;
   /** counted on the CPU; saved as `num_batches_tracked` like PyTorch */
@@ -172,6 +190,10 @@ export class BatchNorm2d implements Layer {
   }
   parameters() {
     return { weight: this.weight, bias: this.bias };
+  }
+  moveParameters(slots: Record<string, Tensor>) {
+    this.weight = moveInto(this.weight, slots.weight);
+    this.bias = moveInto(this.bias, slots.bias);
   }
   buffers() {
     return { running_mean: this.runningMean, running_var: this.runningVar };
@@ -246,9 +268,29 @@ const grads = (r: { dx: Float64Array; dgamma: Float64Array; dbeta: Float64Array 
  * A BatchNorm2d followed by a ReLU or LeakyReLU runs as one op (the activation fused into the batchnorm
  * kernels): the layers, their indices and the checkpoint keys stay PyTorch's, and a pass that would write
  * the normalized values and read them back, forward and backward, is saved.
+ *
+ * The network's parameters live in one buffer, llm.c style (`parameterArena`: each a slot at an aligned
+ * offset, in namedParameters() order), and their gradients in a twin of it (`gradientArena`, each
+ * parameter's gradSlot): zeroGrad() then frees and zeroes nothing, backward() adds a second gradient into
+ * all of them in one pass, and Adam updates the whole network in one dispatch (src/optim/adam.ts).
  */
 export class Sequential {
-  constructor(readonly layers: Layer[]) {}
+  readonly parameterArena: TensorArena | null = null;
+  readonly gradientArena: TensorArena | null = null;
+
+  constructor(readonly layers: Layer[]) {
+    const named = this.layers.map((l) => Object.entries(l.parameters()));
+    const shapes = named.flatMap((entries) => entries.map(([, t]) => t.shape));
+    if (!shapes.length) return;
+    this.parameterArena = new TensorArena(shapes, 'parameters');
+    this.gradientArena = this.parameterArena.twin('gradients');
+    let i = 0;
+    named.forEach((entries, l) => {
+      const slots = Object.fromEntries(entries.map(([name]) => [name, this.parameterArena!.tensors[i++]]));
+      this.layers[l].moveParameters(slots);
+    });
+    this.parameters().forEach((p, j) => (p.gradSlot = this.gradientArena!.tensors[j]));
+  }
 
   forward(x: Tensor, upTo = this.layers.length): Tensor {
     let h = x;
@@ -290,5 +332,7 @@ export class Sequential {
       t.zeroGrad();
       t.dispose();
     }
+    this.parameterArena?.dispose();
+    this.gradientArena?.dispose();
   }
 }
