@@ -20,6 +20,7 @@ interface Run {
   host: TrainingHost;
   log: Record<string, unknown>[];
   checkpoints: { bytes: Uint8Array; position: TrainingPosition }[];
+  samples: { name: string; pixels: Uint8Array }[];
   /** per submitted step: how many earlier steps the loop had not handled (logged) yet when it was submitted */
   inFlightAtSubmit: number[];
   /** per whilePaused call: the steps submitted and not handled */
@@ -36,7 +37,7 @@ interface Run {
 function watchedRun(options: { stopAt?: number; boundaryAt?: number; nanAt?: number; from?: Uint8Array } = {}): Run {
   const training = new GanTraining(CONFIG, 4);
   if (options.from) restoreTraining(training, decodeCheckpoint(options.from, 'checkpoint'));
-  const run: Run = { training, host: null!, log: [], checkpoints: [], inFlightAtSubmit: [], inFlightAtPause: [], unsettled: new Set() };
+  const run: Run = { training, host: null!, log: [], checkpoints: [], samples: [], inFlightAtSubmit: [], inFlightAtPause: [], unsettled: new Set() };
   let lastLogged = training.iteration;
   let stop = false;
   const submit = training.submitStep.bind(training);
@@ -56,7 +57,10 @@ function watchedRun(options: { stopAt?: number; boundaryAt?: number; nanAt?: num
       if (!entry.event) lastLogged = entry.iteration as number;
       stop ||= lastLogged === options.stopAt;
     },
-    saveSamples: async (name) => name,
+    saveSamples: async (name, grid) => {
+      run.samples.push({ name, pixels: grid.data });
+      return name;
+    },
     saveCheckpoint: async (bytes, position) => void run.checkpoints.push({ bytes, position }),
     keptCheckpoint: () => (run.checkpoints.length ? 'memory' : null),
     shouldStop: () => stop,
@@ -124,6 +128,8 @@ describe('pipelined training steps', () => {
     expect(pipelined.log.filter((e) => e.event === 'epoch').length).toBe(2);
     expect(pipelined.checkpoints.map((c) => c.position)).toEqual(sequential.checkpoints.map((c) => c.position));
     pipelined.checkpoints.forEach((c, i) => expect(c.bytes).toEqual(sequential.checkpoints[i].bytes));
+    expect(pipelined.samples.map((g) => g.name)).toEqual(['iter-000004', 'epoch-001', 'iter-000008', 'iter-000012', 'epoch-002', 'latest']);
+    expect(pipelined.samples).toEqual(sequential.samples); // drawn from the same states
     expect(outcomes[0]).toEqual(outcomes[1]);
     for (const r of runs) r.run.training.dispose();
   });
