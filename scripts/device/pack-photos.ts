@@ -11,7 +11,7 @@
 // then the JPEGs back to back. Printed at the end: the pack's size and the JPEG round trip's error
 // (mean absolute difference over all bytes, PSNR), measured by decoding the JPEGs again here.
 import { createHash } from 'node:crypto';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -44,6 +44,11 @@ async function main(): Promise<void> {
     onProgress: (done, total) => (done % 1000 === 0 || done === total) && console.error(`pack: decoded ${done} of ${total} photos`),
   });
   console.error(`pack: ${report.reused ? 'reusing' : 'built'} ${report.count} images of ${size}px in ${cacheFile} (${report.skipped.length} skipped)`);
+  const out = path.resolve(String(flags.out));
+  const same = packHeader(out);
+  if (same && same.sourceHash === report.sourceHash && same.imageSize === size && same.quality === quality && same.count === report.count) {
+    return void console.error(`pack: ${out} already holds these ${report.count} photos at ${size}px, quality ${quality}`);
+  }
   const cache = await openCache(cacheFile);
   const jpegs: Buffer[] = [];
   let absError = 0;
@@ -65,7 +70,6 @@ async function main(): Promise<void> {
     await cache.close();
   }
   const header = { format: 'dcgan-jpeg-pack', version: 1, imageSize: size, count: jpegs.length, quality, sourceHash: report.sourceHash, lengths: jpegs.map((j) => j.length) };
-  const out = path.resolve(String(flags.out));
   mkdirSync(path.dirname(out), { recursive: true });
   const temporary = `${out}.${process.pid}.tmp`;
   writeFileSync(temporary, Buffer.concat([Buffer.from(JSON.stringify(header) + '\n'), ...jpegs]));
@@ -77,6 +81,20 @@ async function main(): Promise<void> {
     `pack: ${jpegs.length} JPEGs (quality ${quality}) in ${out}: ${(bytes / 2 ** 20).toFixed(1)} MiB, ${(bytes / jpegs.length / 1024).toFixed(2)} KiB each; ` +
       `round trip: mean |error| ${(absError / values).toFixed(2)} of 255, PSNR ${psnr.toFixed(1)} dB; ${((performance.now() - started) / 1000).toFixed(1)} s`,
   );
+}
+
+/** The JSON line of an existing pack, or undefined. */
+function packHeader(file: string): { sourceHash: string; imageSize: number; quality: number; count: number } | undefined {
+  try {
+    const fd = openSync(file, 'r');
+    const bytes = Buffer.alloc(2 ** 20); // the line holds one length per photo: about 5 bytes each
+    const read = readSync(fd, bytes, 0, bytes.length, 0);
+    closeSync(fd);
+    const end = bytes.subarray(0, read).indexOf(0x0a);
+    return end < 0 ? undefined : JSON.parse(bytes.subarray(0, end).toString());
+  } catch {
+    return undefined;
+  }
 }
 
 main().catch((e) => {
