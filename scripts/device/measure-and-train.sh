@@ -16,7 +16,8 @@
 #      device.log (all of this script's output, of which the console shows less).
 # The output tail ends with a summary: adapter, bench figures, training epochs and losses, phase times.
 #
-# Here (after `bash scripts/setup.sh`), once; about 52 MiB with the 10,000 dogs at JPEG quality 90:
+# Here (after `bash scripts/setup.sh`), once: .device is then 53 MiB with the 10,000 dogs at JPEG quality 90
+# (24 MiB of it; 54.4 of the 64 MiB that may travel, with the working tree):
 #   bash scripts/device/pack.sh --photos ../shared/data/dogs --match 'dog.*'
 # There (the device tool's run, carry [".device"], timeout_s 600):
 #   bash scripts/device/measure-and-train.sh
@@ -25,8 +26,11 @@
 #   cp -r scripts /tmp/dry/ && cd /tmp/dry && OUT=/tmp/dry/out bash scripts/device/measure-and-train.sh --allow-software \
 #     --train-s 20 --bench-s 120 --train-args '--image-size 16 --ngf 8 --ndf 8 --batch-size 8 --sample-every 5' \
 #     --bench-args '--batch 4 --image-size 16 --ngf 8 --ndf 8 --repeat 1 --sgemm-size 128 --copy-mb 1 --variants fast'
+#   (python3 must have Pillow: Debian's python3-pil, which setup.sh installs; PYTHON=/usr/bin/python3 picks one)
 # Options: --allow-software --budget-s 570 (the whole script) --bench-s 200 --train-s 360
-#          --bench-args '...' --train-args '...' (replace the defaults above)
+#          --bench-args '...' --train-args '...' (replace the defaults above; e.g. --budget-s 420 --train-s 240
+#          for a session that wants device time left to rerun)
+# --tune auto goes to the bench and the trainer when their --help lists it; a --tune in the args overrides it.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 allow='' budget=570 bench_s=200 train_s=360
