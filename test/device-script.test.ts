@@ -83,12 +83,14 @@ if (reason) {
   describe("the GPU machine's command, dry run on the software adapter", () => {
     let dir: string;
     let pathDir: string;
-    const run = (args: string[], outDir: string) => {
+    /** the same without xz and dpkg: node, dawn.node and the .deb are then unpacked by device.py */
+    let barePathDir: string;
+    const run = (args: string[], outDir: string, PATH = pathDir) => {
       mkdirSync(outDir, { recursive: true });
       const started = performance.now();
       const result = spawnSync('bash', ['scripts/device/measure-and-train.sh', ...args], {
         cwd: dir, encoding: 'utf8', timeout: 240_000,
-        env: { PATH: pathDir, HOME: dir, OUT: outDir, DCGAN_DEVICE_WORK: path.join(dir, 'work'), PYTHON: pythonWithPillow! },
+        env: { PATH, HOME: dir, OUT: outDir, DCGAN_DEVICE_WORK: path.join(dir, 'work'), PYTHON: pythonWithPillow! },
       });
       return { ...result, seconds: (performance.now() - started) / 1000, output: `${result.stdout}${result.stderr}` };
     };
@@ -106,16 +108,19 @@ if (reason) {
       console.log(`pack: ${((performance.now() - started) / 1000).toFixed(1)} s`);
       cpSync(path.join(ROOT, 'scripts/device'), path.join(dir, 'scripts/device'), { recursive: true });
       pathDir = path.join(dir, 'bin');
-      mkdirSync(pathDir);
-      for (const tool of TOOLS) {
-        const found = which(tool);
-        if (found) symlinkSync(found, path.join(pathDir, tool));
+      barePathDir = path.join(dir, 'bare-bin');
+      for (const [folder, tools] of [[pathDir, TOOLS], [barePathDir, TOOLS.filter((t) => !['xz', 'dpkg', 'dpkg-deb'].includes(t))]] as const) {
+        mkdirSync(folder);
+        for (const tool of tools) {
+          const found = which(tool);
+          if (found) symlinkSync(found, path.join(folder, tool));
+        }
       }
     }, 400_000);
     afterAll(() => dir && rmSync(dir, { recursive: true, force: true }));
 
-    it('refuses the software adapter by default, in one FAILED line, before measuring anything', () => {
-      const result = run([], path.join(dir, 'refused'));
+    it('refuses the software adapter by default, in one FAILED line, before measuring anything (and unpacks without xz and dpkg)', () => {
+      const result = run([], path.join(dir, 'refused'), barePathDir);
       expect(result.status, result.output).toBe(3);
       expect(result.output).toMatch(/FAILED: the WebGPU adapter is .*(llvmpipe|lavapipe|SwiftShader|software).*, a software driver/i);
       expect(result.output).toContain('device run FAILED: not an NVIDIA GPU adapter');

@@ -7,6 +7,8 @@ Pillow but no Node modules (no sharp). Standard library and Pillow only.
   device.py samples RUN_DIR OUT_TAR          RUN_DIR/run.json and the sample grids, as many as fit in 15 MiB
   device.py shrink FILE                      FILE over 15 MiB -> FILE.xz (what comes back is 16 MiB a file)
   device.py summary OUT_DIR RUN_DIR          a short account of bench.json and the run's log, for the output tail
+  device.py unxz FILE.xz                     FILE decompressed to stdout (where xz is missing)
+  device.py extract-deb DEB DIR              what `dpkg -x DEB DIR` does (where dpkg is missing)
 """
 import datetime
 import io
@@ -211,7 +213,31 @@ def summary(out_dir, run_dir):
         print('  MORE THAN 8 FILES: not all will come back')
 
 
-COMMANDS = {'unpack-photos': unpack_photos, 'generator': generator, 'samples': samples, 'shrink': shrink, 'summary': summary}
+def unxz(path):
+    with lzma.open(path) as f:
+        while chunk := f.read(MIB):
+            sys.stdout.buffer.write(chunk)
+
+
+def extract_deb(deb, folder):
+    """A .deb is an ar archive: 8 bytes of magic, then members of a 60-byte header and their bytes (padded
+    to even); data.tar.* holds the files."""
+    with open(deb, 'rb') as f:
+        if f.read(8) != b'!<arch>\n':
+            sys.exit(f'FAILED: {deb} is not a .deb')
+        while header := f.read(60):
+            name, size = header[:16].decode().strip().rstrip('/'), int(header[48:58])
+            data = f.read(size)
+            f.read(size % 2)
+            if name.startswith('data.tar'):
+                with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+                    tar.extractall(folder, **({'filter': 'data'} if hasattr(tarfile, 'data_filter') else {}))
+                return
+    sys.exit(f'FAILED: no data.tar in {deb}')
+
+
+COMMANDS = {'unpack-photos': unpack_photos, 'generator': generator, 'samples': samples, 'shrink': shrink, 'summary': summary, 'unxz': unxz,
+            'extract-deb': extract_deb}
 
 if __name__ == '__main__':
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
