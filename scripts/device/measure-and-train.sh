@@ -70,7 +70,7 @@ main() {
   phase unpack "$(du -sh "${DCGAN_DEVICE_DIR:-.device}" | cut -f1) in .device"
   source scripts/device/env.sh
   "$node" --version >/dev/null 2>&1 && [ -f "$device_dir/dist/linux-x64/dawn.node" ] ||
-    fail 'could not unpack node and dawn.node from .device (was scripts/device/pack.sh run here and .device carried?)'
+    fail "could not unpack and run node from .device into $work (was scripts/device/pack.sh run here and .device carried? a noexec /tmp: set DCGAN_DEVICE_WORK)"
   python=''
   for p in ${PYTHON:-} python3 /usr/bin/python3; do
     if "$p" -c 'import PIL' 2>/dev/null; then python=$p; break; fi
