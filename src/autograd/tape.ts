@@ -141,7 +141,8 @@ function accumulateIntoSlots(shares: [Tensor, Tensor][]): void {
       leaf.grad = slot;
     } else if (leaf.grad === slot) {
       const { arena, index } = TensorArena.slotOf(slot)!;
-      added.set(arena, [...(added.get(arena) ?? []), [index, g]]);
+      if (!added.has(arena)) added.set(arena, []);
+      added.get(arena)!.push([index, g]);
     } else { // a gradient set by hand: a tensor of its own
       const sum = keep(addScaled(leaf.grad, g, 1));
       leaf.grad.dispose();

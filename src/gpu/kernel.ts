@@ -32,6 +32,8 @@ const uniformBuffers = new WeakMap<GPUDevice, Map<string, GPUBuffer>>();
  */
 type Bound = GPUBuffer | BufferRange;
 interface BindGroupTrie { next: Map<Bound, BindGroupTrie>; group?: GPUBindGroup }
+/** A kernel's uniform buffers by the values of its params, one level per member (-0 keyed apart from 0). */
+interface UniformTrie { next: Map<number | '-0', UniformTrie>; buffer?: GPUBuffer }
 /** A kernel's cached bind groups are dropped all at once past this many (a training run repeats a few). */
 const MAX_BIND_GROUPS_PER_KERNEL = 2000;
 /** The name of every kernel dispatched in this process, so a run can say which versions it used. */
@@ -52,6 +54,7 @@ export class Kernel {
   private readonly entry: FunctionInfo;
   private readonly reflection: WgslReflect;
   private bindGroups = new WeakMap<GPUDevice, { root: BindGroupTrie; count: number }>();
+  private uniforms = new WeakMap<GPUDevice, UniformTrie>();
 
   /**
    * `file` is only for messages; `source` is the WGSL text; `entryPoint` one of its @compute functions;
@@ -128,7 +131,7 @@ export class Kernel {
       if (!b) throw new Error(`${this.name}: no buffer given for WGSL variable '${name}'`);
       return 'buffer' in b ? (b.range ?? b.buffer) : b;
     });
-    if (uniform) bound.push(uniformBuffer(this.name, uniform, params));
+    if (uniform) bound.push(this.uniformBuffer(uniform, params));
     const limit = device.limits.maxComputeWorkgroupsPerDimension;
     const [x, y = 1, z = 1] = workgroups;
     if (x > limit || y > limit || z > limit) {
@@ -160,6 +163,26 @@ export class Kernel {
       throw new Error(`${this.name}: the WGSL declares no const named ${name}`);
     }
     return value;
+  }
+
+  /**
+   * The uniform buffer of these params, found by walking their values (no byte layout or key string to
+   * build per dispatch, which cost more CPU time than the walk); a miss makes or finds it by content.
+   */
+  private uniformBuffer(layout: NonNullable<Compiled['uniform']>, params: Params): GPUBuffer {
+    const device = gpu().device;
+    let root = this.uniforms.get(device);
+    if (!root) this.uniforms.set(device, (root = { next: new Map() }));
+    let node: UniformTrie = root;
+    for (const m of layout.members) {
+      const v = params[m.name];
+      if (v === undefined) throw new Error(`${this.name}: no value for params.${m.name}`);
+      const key = v === 0 && 1 / v < 0 ? '-0' : v;
+      let child: UniformTrie | undefined = node.next.get(key);
+      if (!child) node.next.set(key, (child = { next: new Map() }));
+      node = child;
+    }
+    return (node.buffer ??= uniformBuffer(this.name, layout, params));
   }
 
   /**
