@@ -10,8 +10,9 @@
 // channel's values (grid chunks x C, the launcher picks the chunks: a 64-channel layer at batch 128 and
 // 32x32 gets 16 chunks per channel, 1024 workgroups, where one workgroup per channel would leave most of a
 // large GPU idle); REDUCE = 64 threads each add a strided slice of the chunk, the partial sums are added up
-// in workgroup memory, and each chunk writes its result to `partials`. Stage 2 merges the chunks, inside
-// the elementwise pass that needs the result (each thread merges its channel's few partials).
+// in workgroup memory, and each chunk writes its result to `partials`. Stage 2 merges the chunks: in
+// training inside the elementwise pass that needs the result (each thread merges its channel's few
+// partials), in eval's backward, whose input gradient needs no sums, as a dispatch of its own.
 // A layer whose channels are one chunk each (most of DCGAN's at small batches) runs each pass as ONE
 // dispatch instead: batchnorm_channel_forward and batchnorm_channel_backward give each channel a
 // workgroup that reduces it (as stage 1 does) and then, the totals in workgroup memory, writes the

@@ -80,6 +80,7 @@ function ones(shape: readonly number[]): Tensor {
   return t;
 }
 const onesByDevice = new WeakMap<GPUDevice, Map<string, Tensor>>();
+
 /** Every tensor `root` depends on, each after all of its inputs (depth-first post-order). */
 function topologicalOrder(root: Tensor): Tensor[] {
   const order: Tensor[] = [];
