@@ -10,7 +10,8 @@ export function serverTuningStore(adapter: string): TuningStore {
     where: "Node's cache folder",
     read: async () => {
       const response = await fetch(url);
-      return response.ok ? response.text() : null;
+      const text = response.ok ? await response.text() : '';
+      return text || null;  // empty: nothing kept yet
     },
     write: async (text) => {
       const response = await fetch(url, { method: 'POST', body: text });

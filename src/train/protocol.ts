@@ -12,7 +12,7 @@
 //   POST /api/checkpoint[?keep=epoch-NNN] ← safetensors bytes → RUN/checkpoint.safetensors (atomic), and with
 //                                        keep also RUN/checkpoint-epoch-NNN.safetensors; answers {file}
 //   POST /api/event                    ← PageEvent (JSON): progress for the terminal, the end of the run
-//   GET  /api/tuning?adapter=KEY        → the conv tuner's kept choices for that adapter (404 when none yet)
+//   GET  /api/tuning?adapter=KEY        → the conv tuner's kept choices for that adapter (empty when none yet)
 //   POST /api/tuning?adapter=KEY        ← the choices (JSON text), kept under Node's cache folder (src/node/tune-store.ts),
 //                                        since each train:chrome run starts Chromium with a fresh profile
 import type { StepStats, TrainingConfig } from './gan.ts';

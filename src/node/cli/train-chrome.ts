@@ -88,8 +88,8 @@ function apiPlugin(run: PreparedRun, files: RunFiles, onEvent: (e: PageEvent) =>
       case 'POST /checkpoint':
         return send(res, 200, { file: files.saveCheckpoint(new Uint8Array(await readBody(req)), url.searchParams.get('keep') ?? undefined) });
       case 'GET /tuning': {
-        const text = await tuningStore(url).read();
-        return text === null ? send(res, 404, 'no conv tuning kept for this adapter yet') : send(res, 200, text);
+        // none kept yet: an empty 200, not a 404, which the page's console would print as an error
+        return send(res, 200, (await tuningStore(url).read()) ?? '');
       }
       case 'POST /tuning':
         await tuningStore(url).write((await readBody(req)).toString('utf8'));
