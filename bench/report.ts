@@ -38,7 +38,7 @@ export function formatReport(r: BenchResult): string {
   if (r.tuning?.length) {
     out.push('', 'Conv plans tuned on this adapter (src/train/tune.ts; ms = Σ medians of the passes timed now)', table(
       ['batch', 'mode', 'passes tuned', 'kept', 'seconds', 'differ from heuristic', 'tuned ms', 'heuristic ms'],
-      r.tuning.map((t) => [String(t.batch), t.mode, String(t.tuned), String(t.kept), fixed(t.seconds, 1), String(t.changed), fixed(t.chosenMs, 2), fixed(t.heuristicMs, 2)]),
+      r.tuning.map((t) => [String(t.batch), t.mode, String(t.tuned), String(t.kept), fixed(t.seconds, 1), String(t.changed), fixed(t.tuned ? t.chosenMs : null, 2), fixed(t.tuned ? t.heuristicMs : null, 2)]),
     ));
   }
   if (r.tunedPasses?.length) {

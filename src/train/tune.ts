@@ -102,6 +102,7 @@ async function readKept(store: TuningStore, adapter: string, log: (line: string)
 export async function tuneConvPlans(passes: ConvPassShape[], options: { mode: TuneMode; adapter: AdapterDescription; store: TuningStore | null;
   log?: (line: string) => void }): Promise<TuneOutcome> {
   const { mode, store } = options;
+  passes = [...new Map(passes.map((p) => [passKey(p), p])).values()];  // each distinct pass once
   const log = options.log ?? (() => undefined);
   const started = performance.now();
   const outcome = (tuned: number, kept: number, changed: number, chosenMs: number, heuristicMs: number, summary: string): TuneOutcome =>
