@@ -264,7 +264,9 @@ async function benchTunedPasses(o: BenchOptions, batch: number, log: (s: string)
         }
       }
       const [heuristicMs, tunedMs] = times.map((t) => t.sort((a, b) => a - b)[1]);
-      const row = { batch, layer: l.name, pass: PASS_NAMES[index], heuristic: conv.planText(heuristic), heuristicMs, tuned: conv.planText(tuned), tunedMs };
+      // conv geometry's forward and input gradient are a transposed conv's input gradient and forward
+      const pass = l.transposed && index < 2 ? PASS_NAMES[1 - index] : PASS_NAMES[index];
+      const row = { batch, layer: l.name, pass, heuristic: conv.planText(heuristic), heuristicMs, tuned: conv.planText(tuned), tunedMs };
       results.push(row);
       log(`  batch ${batch} ${l.name} ${row.pass}: heuristic ${row.heuristic} ${heuristicMs.toFixed(3)} ms, tuned ${row.tuned} ${tunedMs.toFixed(3)} ms`);
     }
