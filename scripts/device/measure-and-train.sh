@@ -93,7 +93,7 @@ main() {
 
   phase bench "$bench_args, at most $bench_s s"
   local bench_tune; bench_tune=$(tune_flag "$device_dir/bench.mjs")
-  timeout --preserve-status -s INT -k 20 "$bench_s" "$node" "$device_dir/bench.mjs" --json "$out/bench.json" $bench_tune $bench_args
+  timeout --foreground --preserve-status -s INT -k 20 "$bench_s" "$node" "$device_dir/bench.mjs" --json "$out/bench.json" $bench_tune $bench_args
   rc=$?
   [ $rc -eq 0 ] || stamp "bench exited $rc ($([ $rc -eq 130 ] || [ $rc -eq 137 ] && echo "stopped after $bench_s s" || echo failed)); training anyway"
 
@@ -103,8 +103,10 @@ main() {
   phase train "$train_args, $seconds s"
   local run="$work/run" train_tune; train_tune=$(tune_flag "$device_dir/train.mjs")
   rm -rf "$run"
-  # SIGINT at the time limit: the trainer finishes its iteration, writes the checkpoint, exits 130
-  timeout --preserve-status -s INT -k 60 "$seconds" "$node" "$device_dir/train.mjs" --data-cache "$work/photos.u8cache" \
+  # SIGINT at the time limit: the trainer finishes its iteration, writes the checkpoint, exits 130. --foreground:
+  # without it timeout sends the signal to the child and then to its whole process group, so the trainer can
+  # get two SIGINTs, and a second one quits at once without the final checkpoint (seen once in CI)
+  timeout --foreground --preserve-status -s INT -k 60 "$seconds" "$node" "$device_dir/train.mjs" --data-cache "$work/photos.u8cache" \
     --out "$run" --epochs 100000 $train_tune $train_args
   rc=$?
   stamp "trainer exited $rc ($([ $rc -eq 130 ] && echo 'stopped by SIGINT at the time limit, checkpoint written' || echo 'see above'))"
