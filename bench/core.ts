@@ -351,15 +351,7 @@ async function benchIteration(o: BenchOptions, batch: number, log: (s: string) =
  * and upload buffers two steps in flight need; the counters are per pipelined step.
  */
 async function timePipelined(training: GanTraining, images: Float32Array, repeat: number): Promise<{ ms: number; sequentialMs: number; perStep: GpuCounters }> {
-  const pipelinedSteps = async () => {
-    let previous = training.submitStep(images);
-    for (let i = 1; i < repeat; i++) {
-      const next = training.submitStep(images);
-      await previous.stats;
-      previous = next;
-    }
-    await previous.stats;
-  };
+  const pipelinedSteps = () => training.pipelinedSteps(images, repeat);
   const sequentialSteps = async () => {
     for (let i = 0; i < repeat; i++) await training.step(images);
   };

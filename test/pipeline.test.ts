@@ -99,15 +99,7 @@ describe('pipelined training steps', () => {
   it('two steps in flight: still one submit and one read-back per step, and nothing created in the steady state', async () => {
     const training = new GanTraining(CONFIG, 4);
     const batch = new Float32Array(4 * 3 * 16 * 16).map((_, i) => Math.cos(i));
-    const steps = async (n: number) => {
-      let previous = training.submitStep(batch);
-      for (let i = 1; i < n; i++) {
-        const next = training.submitStep(batch);
-        await previous.stats;
-        previous = next;
-      }
-      await previous.stats;
-    };
+    const steps = (n: number) => training.pipelinedSteps(batch, n);
     await steps(5); // the pools settle: a second read-back and upload buffer for the step in flight
     const before = { ...gpu().counters };
     await steps(4);

@@ -115,6 +115,20 @@ export class GanTraining {
     return { iteration: this.iteration, stats };
   }
 
+  /**
+   * `count` steps on one batch, each submitted before the previous step's statistics are back (at most
+   * one in flight, as runTraining runs them): the bench's steady-state timing and the tests' counters.
+   */
+  async pipelinedSteps(realImages: Float32Array, count: number): Promise<void> {
+    let previous = this.submitStep(realImages);
+    for (let i = 1; i < count; i++) {
+      const next = this.submitStep(realImages);
+      await previous.stats;
+      previous = next;
+    }
+    await previous.stats;
+  }
+
   /** One step, waiting for its statistics (no overlap with the next step). */
   async step(realImages: Float32Array): Promise<StepStats> {
     return this.submitStep(realImages).stats;
