@@ -33,6 +33,10 @@ describe('layers', () => {
     expect(uses).toEqual([]);
   });
 
+  it('the package entry src/index.ts, for Node and bundled pages alike, imports nothing Node-only: no node:, no package, nothing of src/node', () => {
+    expect(violations(['src/index.ts'], (target) => target !== null && !under(target, 'src/node', 'web', 'test', 'bench'))).toEqual([]);
+  });
+
   it('the page (web/) imports nothing Node-only: no node:, nothing of src/node', () => {
     expect(violations(['web'], (target, specifier) => !specifier.startsWith('node:') && (target === null || !under(target, 'src/node')))).toEqual([]);
   });
