@@ -9,11 +9,12 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ConvVariant } from '../src/kernels/conv.ts';
 import { parseKernelSet } from '../src/kernels/kernel-set.ts';
+import { commandLine } from '../src/node/cli/args.ts';
 import { parseTuneMode } from '../src/train/tune.ts';
 import { CONV_VARIANTS, DEFAULT_OPTIONS, SECTIONS, runBench, type BenchOptions, type BenchResult, type Section } from './core.ts';
 import { formatReport } from './report.ts';
 
-const USAGE = `usage: npm run bench -- [options]
+const USAGE = `usage: ${commandLine('bench')} [options]
   --batch 8,16          batch sizes                    --image-size 64    --ngf 64 --ndf 64 --nz 100
   --kernels conv,iteration,ceilings,peer (sections; default ceilings,conv,iteration)
   --layers G.main.0,D.main.11  only these conv layers in the conv section (default: all)
@@ -34,7 +35,7 @@ function readFlags() {
   try {
     return parseArgs({ options: FLAGS, strict: true, allowPositionals: false }).values;
   } catch (e) {
-    console.error(`error: ${(e as Error).message.split('\n')[0]} (npm run bench -- --help lists the options)`);
+    console.error(`error: ${(e as Error).message.split('\n')[0]} (${commandLine('bench')} --help lists the options)`);
     process.exit(1);
   }
 }

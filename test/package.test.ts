@@ -2,8 +2,9 @@
 // - a copy of the repository's package (the tarball + package-lock.json): `npm ci --omit=dev`, then
 //   `npm run train` trains two iterations of a tiny model (every run-time dependency is a dependency);
 // - another project that installs the tarball with --omit=dev: `npx webgpu-dcgan train` and `generate` from
-//   its own folder, the example of docs/own-model.md importing only the public entries (its loss goes
-//   down), and a page importing the engine bundled by Vite with the WGSL inside.
+//   its own folder, each printing the adapter once and none of Dawn's limit warnings (bin/webgpu-dcgan.mjs);
+//   the example of docs/own-model.md, importing only the public entries (its loss goes down); and a page
+//   importing the engine, bundled by Vite with the WGSL inside.
 // npm installs from its cache where it can (--prefer-offline; setup.sh's `npm ci` fills it), so this
 // needs the registry only for what the cache lacks. Slow (two installs), so everything shares them.
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -62,7 +63,7 @@ describe('the package, installed', () => {
     expect(existsSync(path.join(run, 'checkpoint.safetensors'))).toBe(true);
   });
 
-  it('another project installs it with --omit=dev: npx webgpu-dcgan train and generate run from its folder', async () => {
+  it('another project installs it with --omit=dev: npx webgpu-dcgan train and generate run from its folder, quietly', async () => {
     mkdirSync(project, { recursive: true });
     writeFileSync(path.join(project, 'package.json'), `${JSON.stringify({ name: 'my-project', private: true, type: 'module' }, null, 2)}\n`);
     const installed = await sh('npm', ['install', ...INSTALL, tarball], project);
@@ -74,6 +75,14 @@ describe('the package, installed', () => {
     expect(logIterations(path.join(project, 'runs/tiny'))).toHaveLength(2);
     const drawn = await npx(['generate', '--checkpoint', 'runs/tiny', '--n', '4', '--out', 'drawn']);
     expect(drawn.code, drawn.stderr).toBe(0);
+    // a quiet start: the adapter once, none of Dawn's limit warnings (lavapipe has Dawn print two per adapter)
+    for (const r of [trained, drawn]) {
+      const output = r.stdout + r.stderr;
+      expect(output.match(/^WebGPU adapter: /gm), output).toHaveLength(1);
+      expect(output).not.toMatch(/artificially reduced/);
+    }
+    // usage lines name the command as typed here
+    expect((await npx(['generate', '--help'])).stdout).toMatch(/^usage: webgpu-dcgan generate --checkpoint/);
     expect(readdirSync(path.join(project, 'drawn')).sort()).toEqual(['dog-0000.png', 'dog-0001.png', 'dog-0002.png', 'dog-0003.png', 'grid.png']);
     const usage = await npx(['no-such-command']);
     expect([usage.code, usage.stderr.trim()]).toEqual([1, "error: unknown command 'no-such-command': use one of train, generate, train-chrome, bench"

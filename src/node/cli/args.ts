@@ -40,3 +40,13 @@ export function numberFlag(values: Record<string, unknown>, name: string, fallba
   }
   return v;
 }
+
+/**
+ * The command as the user types it, for usage and retry lines: `npm run train --` inside this repository
+ * (its npm scripts), `webgpu-dcgan train` through the package's bin anywhere else (bin/webgpu-dcgan.mjs
+ * says which in WEBGPU_DCGAN_COMMAND; a script run with plain node is the repository's).
+ */
+export function commandLine(script: 'train' | 'train:chrome' | 'generate' | 'bench'): string {
+  const bin = process.env.WEBGPU_DCGAN_COMMAND;
+  return bin ? `${bin} ${script.replace(':', '-')}` : `npm run ${script} --`;
+}

@@ -13,11 +13,11 @@ import { decodeCheckpoint, loadModel } from '../../train/checkpoint.ts';
 import { sampleImages } from '../../train/gan.ts';
 import { imageAt, imageGrid } from '../../train/images.ts';
 import { parseKernelSet, useKernelSet } from '../../kernels/kernel-set.ts';
-import { numberFlag, parseFlags } from './args.ts';
+import { commandLine, numberFlag, parseFlags } from './args.ts';
 import { runMain } from './main.ts';
 import { CHECKPOINT_FILE } from './paths.ts';
 
-const USAGE = 'usage: npm run generate -- --checkpoint FILE|RUN [--n 64] [--seed 1] [--out DIR] [--interpolate] [--steps 10]\n       [--kernel-set fast|simple]';
+const USAGE = `usage: ${commandLine('generate')} --checkpoint FILE|RUN [--n 64] [--seed 1] [--out DIR] [--interpolate] [--steps 10]\n       [--kernel-set fast|simple]`;
 const FLAGS = {
   checkpoint: { type: 'string' }, n: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
   interpolate: { type: 'boolean' }, steps: { type: 'string' }, 'kernel-set': { type: 'string' }, help: { type: 'boolean', short: 'h' },

@@ -23,7 +23,7 @@ import { decodeCheckpoint, type Checkpoint } from '../../train/checkpoint.ts';
 import { DEFAULT_CONFIG, largestActivationPerImage, stridedLayers } from '../../model/dcgan.ts';
 import { parseKernelSet, type KernelSet } from '../../kernels/kernel-set.ts';
 import { parseTuneMode, type TuneMode } from '../../train/tune.ts';
-import { numberFlag, parseFlags, type Options } from './args.ts';
+import { commandLine, numberFlag, parseFlags, type Options } from './args.ts';
 import { CHECKPOINT_FILE } from './paths.ts';
 
 const TRAIN_FLAGS = {
@@ -172,7 +172,7 @@ export function planRun(flags: Flags, usage: string, script: 'train' | 'train:ch
     for (const [flag, key] of [['epochs', 'epochs'], ['sample-every', 'sampleEvery'], ['patience', 'patience'], ['checkpoint-every', 'checkpointEvery'], ['keep-epochs', 'keepEpochs'], ['kernel-set', 'kernelSet'], ['data', 'dataDir'], ['data-cache', 'dataCache']] as const) {
       if (saved[key] !== undefined) note(flag, saved[key], settings[key]);
     }
-    return { runDir, config, settings, maxIters, tune, checkpoint, changed, retryCommand: (lr) => `npm run ${script} -- --resume ${flags.resume} --lr ${lr}` };
+    return { runDir, config, settings, maxIters, tune, checkpoint, changed, retryCommand: (lr) => `${commandLine(script)} --resume ${flags.resume} --lr ${lr}` };
   }
 
   if (!flags.data && !flags['data-cache']) throw new Error(`--data DIR is required: the folder of photos to train on (or --data-cache FILE, a prebuilt image cache)\n${usage}`);
@@ -195,11 +195,11 @@ export function planRun(flags: Flags, usage: string, script: 'train' | 'train:ch
   }
   // --resume once a checkpoint is kept; before that the same command with the learning rate replaced
   const retryCommand = (lr: number | string, resumable: boolean) => {
-    if (resumable) return `npm run ${script} -- --resume ${out} --lr ${lr}`;
+    if (resumable) return `${commandLine(script)} --resume ${out} --lr ${lr}`;
     const args = Object.entries(flags).filter(([k, v]) => k !== 'lr' && v !== undefined && v !== false)
       .map(([k, v]) => (v === true ? `--${k}` : `--${k} ${/^[\w./:@=+-]+$/.test(String(v)) ? v : `'${String(v)}'`}`));
     if (!flags.out) args.push(`--out ${out}`);
-    return `npm run ${script} -- ${args.join(' ')} --lr ${lr}`;
+    return `${commandLine(script)} ${args.join(' ')} --lr ${lr}`;
   };
   return { runDir, config, settings, maxIters, tune, checkpoint: null, changed: [], retryCommand };
 }

@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Plugin } from 'vite';
 import { launchChromium, startServer, chromiumPath } from '../browser.ts';
 import { API, type PageEvent, type RunDescription } from '../../train/protocol.ts';
+import { commandLine } from './args.ts';
 import { runMain } from './main.ts';
 import { adapterLimits } from '../webgpu.ts';
 import { checkFits, parseTrainFlags, planRun, prepareRun, RESUME_USAGE, TRAIN_FLAGS_USAGE, type PreparedRun } from './run-setup.ts';
@@ -20,9 +21,9 @@ import { readFileSync, existsSync } from 'node:fs';
 import { tuningFileStore } from '../tune-store.ts';
 import { defaultCacheDir } from '../data/index.ts';
 
-const USAGE = `usage: npm run train:chrome -- ${TRAIN_FLAGS_USAGE}
+const USAGE = `usage: ${commandLine('train:chrome')} ${TRAIN_FLAGS_USAGE}
        [--chromium PATH] [--screenshot FILE]
-   or: npm run train:chrome -- ${RESUME_USAGE}
+   or: ${commandLine('train:chrome')} ${RESUME_USAGE}
 --chromium: the browser (default $CHROMIUM_PATH, else /usr/bin/chromium); --screenshot: a PNG of the dashboard at the end`;
 
 const EXTRA_FLAGS = { chromium: { type: 'string' }, screenshot: { type: 'string' } } as const;

@@ -13,13 +13,14 @@ import { adapterKey, trainingConvPasses, tuneConvPlans } from '../../train/tune.
 import { tuningFileStore } from '../tune-store.ts';
 import { defaultCacheDir } from '../data/index.ts';
 import { kernelsDispatched } from '../../gpu/kernel.ts';
+import { commandLine } from './args.ts';
 import { runMain } from './main.ts';
 import { checkFits, parseTrainFlags, planRun, prepareRun, RESUME_USAGE, TRAIN_FLAGS_USAGE } from './run-setup.ts';
 import { RunFiles, TerminalProgress, reportOutcome } from './run-files.ts';
 import { StopSignals } from './stop-signals.ts';
 
-const USAGE = `usage: npm run train -- ${TRAIN_FLAGS_USAGE}
-   or: npm run train -- ${RESUME_USAGE}`;
+const USAGE = `usage: ${commandLine('train')} ${TRAIN_FLAGS_USAGE}
+   or: ${commandLine('train')} ${RESUME_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const flags = parseTrainFlags(argv, USAGE);
