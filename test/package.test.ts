@@ -7,12 +7,13 @@
 //   importing the engine, bundled by Vite with the WGSL inside.
 // npm installs from its cache where it can (--prefer-offline; setup.sh's `npm ci` fills it), so this
 // needs the registry only for what the cache lacks. Slow (two installs), so everything shares them.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { chromiumPath } from '../src/node/browser.ts';
 import { writeSyntheticPhotos } from './support/photos.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -23,6 +24,8 @@ const project = path.join(tmp, 'project'); // someone else's project that instal
 const TINY = ['--image-size', '16', '--ngf', '4', '--ndf', '4', '--nz', '8', '--batch-size', '4', '--max-iters', '2', '--tune', 'off'];
 const INSTALL = ['--omit=dev', '--prefer-offline', '--no-audit', '--no-fund'];
 let tarball = '';
+const chromium = chromiumPath();
+if (!chromium) console.warn('test/package.test.ts: train-chrome from the installed package is skipped: no Chromium (/usr/bin/chromium or CHROMIUM_PATH)');
 
 interface Result { code: number; stdout: string; stderr: string }
 
@@ -45,6 +48,7 @@ beforeAll(async () => {
   expect(packed.code, packed.stderr).toBe(0);
   tarball = path.join(tmp, (JSON.parse(packed.stdout) as { filename: string }[])[0].filename);
 }, 300_000);
+afterAll(() => rmSync(tmp, { recursive: true, force: true })); // two installs: hundreds of MB
 
 describe('the package, installed', () => {
   it('npm ci --omit=dev in a copy of the package, then npm run train: two iterations', async () => {
@@ -87,6 +91,13 @@ describe('the package, installed', () => {
     const usage = await npx(['no-such-command']);
     expect([usage.code, usage.stderr.trim()]).toEqual([1, "error: unknown command 'no-such-command': use one of train, generate, train-chrome, bench"
       + (existsSync(path.join(ROOT, 'src/node/cli/export.ts')) ? ', export' : '')]);
+  });
+
+  it.skipIf(!chromium)('npx webgpu-dcgan train-chrome there: Vite serves the page from node_modules, Chromium trains', async () => {
+    const r = await sh('npx', ['--no-install', 'webgpu-dcgan', 'train-chrome', '--data', path.relative(project, photos), '--out', 'runs/chrome', '--cache-dir', path.join(tmp, 'cache'), ...TINY], project);
+    expect(r.code, r.stderr).toBe(0);
+    expect(logIterations(path.join(project, 'runs/chrome'))).toHaveLength(2);
+    expect((r.stdout + r.stderr).match(/^WebGPU adapter: /gm), r.stdout + r.stderr).toHaveLength(1);
   });
 
   it("docs/own-model.md's example, importing only the public entries, trains there: the loss goes down", async () => {

@@ -5,8 +5,9 @@
 //
 // The parent is watched too: `npm run` does not pass SIGHUP on (and older npm nothing at all), so when the
 // process that started us is gone (our parent PID changes) we stop as for SIGHUP instead of training on,
-// orphaned, into a run folder nobody watches. The npm scripts `exec` node so that npm's own forwarding of
-// SIGINT and SIGTERM reaches this process rather than a shell in between.
+// orphaned, into a run folder nobody watches. The npm scripts `exec` the package's command
+// (bin/webgpu-dcgan.mjs), with no shell in between, and it passes SIGINT, SIGTERM and SIGHUP on to this
+// process once each (a terminal's Ctrl-C included: this process has a process group of its own there).
 import { closeDevice } from '../webgpu.ts';
 
 const EXIT_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
