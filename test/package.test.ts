@@ -6,7 +6,8 @@
 //   the example of docs/own-model.md, importing only the public entries (its loss goes down); and a page
 //   importing the engine, bundled by Vite with the WGSL inside.
 // npm installs from its cache where it can (--prefer-offline; setup.sh's `npm ci` fills it), so this
-// needs the registry only for what the cache lacks. Slow (two installs), so everything shares them.
+// needs the registry only for what the cache lacks. Slow (two installs), so everything shares them; each test
+// may take minutes on a loaded CPU.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,7 +30,7 @@ if (!chromium) console.warn('test/package.test.ts: train-chrome from the install
 
 interface Result { code: number; stdout: string; stderr: string }
 
-async function sh(file: string, args: string[], cwd: string, timeout = 300_000): Promise<Result> {
+async function sh(file: string, args: string[], cwd: string, timeout = 240_000): Promise<Result> {
   try {
     const { stdout, stderr } = await promisify(execFile)(file, args, { cwd, timeout, maxBuffer: 64 << 20 });
     return { code: 0, stdout, stderr };
@@ -65,7 +66,7 @@ describe('the package, installed', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(logIterations(run)).toHaveLength(2);
     expect(existsSync(path.join(run, 'checkpoint.safetensors'))).toBe(true);
-  });
+  }, 300_000);
 
   it('another project installs it with --omit=dev: npx webgpu-dcgan train and generate run from its folder, quietly', async () => {
     mkdirSync(project, { recursive: true });
@@ -91,14 +92,14 @@ describe('the package, installed', () => {
     const usage = await npx(['no-such-command']);
     expect([usage.code, usage.stderr.trim()]).toEqual([1, "error: unknown command 'no-such-command': use one of train, generate, train-chrome, bench"
       + (existsSync(path.join(ROOT, 'src/node/cli/export.ts')) ? ', export' : '')]);
-  });
+  }, 300_000);
 
   it.skipIf(!chromium)('npx webgpu-dcgan train-chrome there: Vite serves the page from node_modules, Chromium trains', async () => {
     const r = await sh('npx', ['--no-install', 'webgpu-dcgan', 'train-chrome', '--data', path.relative(project, photos), '--out', 'runs/chrome', '--cache-dir', path.join(tmp, 'cache'), ...TINY], project);
     expect(r.code, r.stderr).toBe(0);
     expect(logIterations(path.join(project, 'runs/chrome'))).toHaveLength(2);
     expect((r.stdout + r.stderr).match(/^WebGPU adapter: /gm), r.stdout + r.stderr).toHaveLength(1);
-  });
+  }, 300_000);
 
   it("docs/own-model.md's example, importing only the public entries, trains there: the loss goes down", async () => {
     copyFileSync(path.join(ROOT, 'examples/stripes-classifier.ts'), path.join(project, 'stripes-classifier.ts'));
@@ -110,7 +111,7 @@ describe('the package, installed', () => {
     expect(losses.at(-1)!, r.stdout).toBeLessThan(losses[0] / 4);
     const [correct, total] = /^accuracy (\d+)\/(\d+)$/m.exec(r.stdout)!.slice(1).map(Number);
     expect(correct / total, r.stdout).toBeGreaterThan(0.9); // on pictures it was not trained on
-  });
+  }, 300_000);
 
   it('a page importing the engine bundles with Vite, the WGSL included', async () => {
     const page = path.join(project, 'page');
@@ -128,5 +129,5 @@ describe('the package, installed', () => {
     const convShader = readFileSync(path.join(ROOT, 'shaders/conv2d.wgsl'), 'utf8');
     const entryPoint = /@compute[^\n]*\n\s*fn (\w+)/.exec(convShader)![1];
     expect(bundle).toContain(`fn ${entryPoint}`); // the shader's text is in the bundle, not a file it would fetch
-  });
+  }, 300_000);
 });
