@@ -8,6 +8,14 @@
 // the dispatches: a training step is then one encoder and one submit (its uploads are recorded in order
 // with its kernels, and its logging read-back is one copy at the end), and allocates no buffer once the
 // pools hold its sizes. `counters` lets the benchmark and the tests check that.
+//
+// Waiting quietly: Dawn's Node binding polls for finished GPU work with a setImmediate loop for as long
+// as any map is pending, which keeps one CPU core busy and makes ~13 MB of garbage per second-long
+// step (on a 2-core software adapter that core is half of the "GPU", and the garbage collector's pauses
+// land in the next step's recording). A read-back that repeats (a training step's statistics) can be
+// *paced*: it sleeps through most of the time its previous runs took before it asks for the map, and
+// the upload buffers of the same work are re-mapped only once that read-back is in, when their map
+// completes at once. See readBuffers.
 
 interface GpuContext {
   device: GPUDevice;
@@ -23,6 +31,12 @@ interface GpuContext {
   freeUploads: Map<number, GPUBuffer[]>;
   /** upload buffers filled and copied in the current encoder: mapped again once it has run */
   uploadsInFlight: GPUBuffer[];
+  /** submitted uploads waiting for a paced read-back to come in before they are mapped again, by submit number */
+  uploadsToRecycle: { buffer: GPUBuffer; submit: number }[];
+  /** paced read-backs submitted and not yet in */
+  pacedReadsInFlight: number;
+  /** per kind of paced read-back: what its recent runs took (see readBuffers) */
+  pacing: Map<string, Pacing>;
   /** read-back buffers (MAP_READ | COPY_DST), unmapped, by byte size */
   freeDownloads: Map<number, GPUBuffer[]>;
   counters: GpuCounters;
@@ -41,7 +55,7 @@ let ctx: GpuContext | null = null;
 export function useDevice(device: GPUDevice): void {
   ctx = {
     device, freeBuffers: new Map(), encoder: null, pass: null, pendingErrors: [], lost: null, bytesAllocated: 0,
-    freeUploads: new Map(), uploadsInFlight: [], freeDownloads: new Map(),
+    freeUploads: new Map(), uploadsInFlight: [], uploadsToRecycle: [], pacedReadsInFlight: 0, pacing: new Map(), freeDownloads: new Map(),
     counters: { buffersCreated: 0, bindGroupsCreated: 0, submits: 0, readBacks: 0 },
   };
   const current = ctx;
@@ -170,10 +184,26 @@ export function flush(): void {
       return null;
     }),
   );
+  // while a paced read-back is out, these wait for it (mapping them now would keep Dawn polling)
   for (const upload of c.uploadsInFlight) {
-    upload.mapAsync(GPUMapMode.WRITE).then(() => pushFree(c.freeUploads, upload), () => upload.destroy());
+    if (c.pacedReadsInFlight > 0) c.uploadsToRecycle.push({ buffer: upload, submit: c.counters.submits });
+    else recycleUpload(c, upload);
   }
   c.uploadsInFlight = [];
+}
+
+function recycleUpload(c: GpuContext, upload: GPUBuffer): void {
+  upload.mapAsync(GPUMapMode.WRITE).then(() => pushFree(c.freeUploads, upload), () => upload.destroy());
+}
+
+/** Map again the waiting uploads of submits up to `submit` (that work has run), or all of them. */
+function recycleUploads(c: GpuContext, submit = Infinity): void {
+  const waiting = c.uploadsToRecycle;
+  c.uploadsToRecycle = [];
+  for (const u of waiting) {
+    if (u.submit <= submit) recycleUpload(c, u.buffer);
+    else c.uploadsToRecycle.push(u);
+  }
 }
 
 /** Submit, wait for the GPU, and throw the first error any dispatch since the last sync caused. */
@@ -181,6 +211,7 @@ export async function sync(): Promise<void> {
   const c = gpu();
   flush();
   await c.device.queue.onSubmittedWorkDone();
+  recycleUploads(c);
   await throwErrors(takePendingErrors());
 }
 
@@ -199,6 +230,18 @@ async function throwErrors(errors: Promise<string | null>[]): Promise<void> {
   if (messages.length) throw new Error(messages[0] + (messages.length > 1 ? ` (and ${messages.length - 1} more errors)` : ''));
 }
 
+/** What the recent runs of one kind of paced read-back took, for the next one's sleep. */
+interface Pacing {
+  /** GPU time of the last few runs: from when the GPU could start the work to when its map came in, ms */
+  recentMs: number[];
+  /** when the last one submitted is expected to be in (the next one's work starts after it) */
+  expectedDoneAt: number;
+}
+
+/** A paced read-back sleeps through this share of the shortest recent run, then waits for the map. */
+const PACED_SLEEP_SHARE = 0.85;
+const PACED_RUNS_KEPT = 3;
+
 /**
  * Copy several storage buffers back to the CPU with one copy each into one read-back buffer, one submit
  * and one map: the only way data leaves the GPU (a training step reads its logging scalars this way).
@@ -208,8 +251,15 @@ async function throwErrors(errors: Promise<string | null>[]): Promise<void> {
  * read-back has a staging buffer of its own from the pool (two in flight: two buffers), and waits only
  * for the errors of the work submitted up to its own copy: waiting for later ones would hold the
  * result until the next step had run too.
+ *
+ * `pace` names a read-back that repeats with about the same work before it (the training step's
+ * statistics): it then sleeps (setTimeout: no polling, no garbage) for 85% of the shortest of its last
+ * three runs before it asks for the map, counting from when the GPU can start it (its submit, or the
+ * expected end of the previous paced read-back still on the queue). A sleep too short leaves Dawn
+ * polling for the rest, as every read did before; one too long delays the result, and the run it then
+ * measures is shorter, so the next sleep is shorter: the estimate only errs towards waking early.
  */
-export function readBuffers(sources: { buffer: GPUBuffer; bytes: number }[]): Promise<ArrayBuffer[]> {
+export function readBuffers(sources: { buffer: GPUBuffer; bytes: number }[], pace?: string): Promise<ArrayBuffer[]> {
   const c = gpu();
   const offsets: number[] = [];
   let size = 0;
@@ -219,17 +269,27 @@ export function readBuffers(sources: { buffer: GPUBuffer; bytes: number }[]): Pr
   }
   const staging = takeMappable(c.freeDownloads, size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'read-back');
   sources.forEach(({ buffer, bytes }, i) => encoder().copyBufferToBuffer(buffer, 0, staging, offsets[i], Math.ceil(bytes / 4) * 4));
+  if (pace) c.pacedReadsInFlight++;
   flush();
   c.counters.readBacks++;
-  return mapStaging(c, staging, sources.map(({ bytes }, i) => [offsets[i], offsets[i] + bytes]), takePendingErrors());
+  const ranges = sources.map(({ bytes }, i): [number, number] => [offsets[i], offsets[i] + bytes]);
+  return mapStaging(c, staging, ranges, takePendingErrors(), pace);
 }
 
-async function mapStaging(c: GpuContext, staging: GPUBuffer, ranges: [number, number][], errors: Promise<string | null>[]): Promise<ArrayBuffer[]> {
+async function mapStaging(c: GpuContext, staging: GPUBuffer, ranges: [number, number][], errors: Promise<string | null>[],
+  pace?: string): Promise<ArrayBuffer[]> {
+  const submit = c.counters.submits;
   try {
-    await staging.mapAsync(GPUMapMode.READ);
+    if (pace) await pacedMap(c, staging, pace);
+    else await staging.mapAsync(GPUMapMode.READ);
   } catch (e) {
     await throwErrors(errors);
     throw e;
+  } finally {
+    if (pace) {
+      c.pacedReadsInFlight--;
+      recycleUploads(c, c.pacedReadsInFlight > 0 ? submit : Infinity); // nothing left to wait for: map them all
+    }
   }
   const mapped = staging.getMappedRange();
   const copies = ranges.map(([start, end]) => mapped.slice(start, end));
@@ -237,6 +297,21 @@ async function mapStaging(c: GpuContext, staging: GPUBuffer, ranges: [number, nu
   pushFree(c.freeDownloads, staging);
   await throwErrors(errors);
   return copies;
+}
+
+/** Sleep through most of the expected GPU time of this paced read-back, then map it; learn what it took. */
+async function pacedMap(c: GpuContext, staging: GPUBuffer, pace: string): Promise<void> {
+  let p = c.pacing.get(pace);
+  if (!p) c.pacing.set(pace, (p = { recentMs: [], expectedDoneAt: 0 }));
+  const startsAt = Math.max(performance.now(), p.expectedDoneAt);
+  const estimateMs = p.recentMs.length ? Math.min(...p.recentMs) : 0;
+  p.expectedDoneAt = startsAt + estimateMs;
+  const sleepMs = startsAt + PACED_SLEEP_SHARE * estimateMs - performance.now();
+  if (sleepMs >= 1) await new Promise((resolve) => setTimeout(resolve, sleepMs));
+  await staging.mapAsync(GPUMapMode.READ);
+  const doneAt = performance.now();
+  p.recentMs = [...p.recentMs, doneAt - startsAt].slice(-PACED_RUNS_KEPT);
+  if (p.expectedDoneAt < doneAt) p.expectedDoneAt = doneAt;
 }
 
 /**

@@ -117,8 +117,9 @@ export class Tensor {
   /**
    * Several tensors' values in one read-back: a copy each into one buffer, one submit, one map. An arena
    * slot is first copied to a buffer of its own (read-backs copy from byte 0), freed once recorded.
+   * `pace` names a read-back that repeats after about the same work, to wait for it quietly (readBuffers).
    */
-  static async readAll(tensors: Tensor[]): Promise<Float32Array[]> {
+  static async readAll(tensors: Tensor[], pace?: string): Promise<Float32Array[]> {
     for (const t of tensors) t.assertAlive();
     const staged: GPUBuffer[] = [];
     const sources = tensors.map((t) => {
@@ -129,7 +130,7 @@ export class Tensor {
       staged.push(buffer);
       return { buffer, bytes };
     });
-    const reading = readBuffers(sources); // records its copies and submits before its first await
+    const reading = readBuffers(sources, pace); // records its copies and submits before its first await
     for (const b of staged) releaseBuffer(b); // later work that reuses them runs after those copies
     return (await reading).map((c) => new Float32Array(c));
   }

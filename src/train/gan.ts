@@ -104,7 +104,7 @@ export class GanTraining {
     // the step's one read-back, for logging and the divergence guard: six scalars in one copy, recorded
     // and submitted with the step before readAll returns, so the scalars' buffers can go back to the pool
     // now (the next step binds the same ones, and the queue runs this copy before it overwrites them)
-    const read = Tensor.readAll(scalars);
+    const read = Tensor.readAll(scalars, 'training step'); // paced: the wait sleeps instead of polling
     for (const t of scalars) t.dispose();
     this.iteration++;
     const stats: Promise<StepStats> = read.then((values) => {
