@@ -206,12 +206,24 @@ function recycleUploads(c: GpuContext, submit = Infinity): void {
   }
 }
 
-/** Submit, wait for the GPU, and throw the first error any dispatch since the last sync caused. */
-export async function sync(): Promise<void> {
+/**
+ * Submit, wait for the GPU, and throw the first error any dispatch since the last sync caused. With
+ * `quietUntil` (a performance.now() time before which the work cannot be done), sleep until then before
+ * asking Dawn, with the uploads held back as for a paced read-back (readBuffers): a timed wait that does
+ * not take a core from the work it times.
+ */
+export async function sync(quietUntil?: number): Promise<void> {
   const c = gpu();
+  const quiet = quietUntil !== undefined && quietUntil - performance.now() >= 1;
+  if (quiet) c.pacedReadsInFlight++;
   flush();
-  await c.device.queue.onSubmittedWorkDone();
-  recycleUploads(c);
+  try {
+    if (quiet) await new Promise((resolve) => setTimeout(resolve, quietUntil - performance.now()));
+    await c.device.queue.onSubmittedWorkDone();
+  } finally {
+    if (quiet) c.pacedReadsInFlight--;
+    recycleUploads(c, c.pacedReadsInFlight > 0 ? c.counters.submits : Infinity);
+  }
   await throwErrors(takePendingErrors());
 }
 

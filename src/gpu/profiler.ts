@@ -11,7 +11,7 @@
 // short dispatch can read 0 or one quantum, but the sum over many dispatches of one kernel is unbiased,
 // so time many repeats and divide, never a single pass.
 // No Node imports: the browser bench uses this file unchanged.
-import { encoder, flush, gpu } from './context.ts';
+import { encoder, flush, gpu, sync } from './context.ts';
 
 /** WebGPU caps a query set at 4096 queries: 2048 passes per set. */
 const QUERIES_PER_SET = 4096;
@@ -166,15 +166,26 @@ export function byKernel(timings: KernelTiming[]): KernelTiming[] {
 /**
  * Wall time of `repeat` calls of `record` (which records dispatches), from an idle queue to the
  * completion of the last one, in ms per call: the fallback where there are no timestamps, and the
- * honest end-to-end figure (submission, synchronisation and gaps included) where there are.
+ * honest end-to-end figure (submission, synchronisation and gaps included) where there are. With
+ * `expectedMs` (what one call is known to take), the final wait sleeps through QUIET_SHARE of the time
+ * still expected (sync's quietUntil), so Dawn's polling does not slow the calls on a software adapter.
  */
-export async function wallTime(record: () => void | Promise<void>, repeat: number): Promise<number> {
-  const queue = gpu().device.queue;
-  flush();
-  await queue.onSubmittedWorkDone();
+export async function wallTime(record: () => void | Promise<void>, repeat: number, expectedMs = 0): Promise<number> {
+  await sync();
   const started = performance.now();
   for (let i = 0; i < repeat; i++) await record();
-  flush();
-  await queue.onSubmittedWorkDone();
+  await sync(quietUntil(started + repeat * expectedMs));
   return (performance.now() - started) / repeat;
+}
+
+/**
+ * Timed waits sleep through this share of the time the work is still expected to take: 0.6 leaves room
+ * for a call that runs faster than the one it is expected from.
+ */
+const QUIET_SHARE = 0.6;
+
+/** The quietUntil of sync() for work expected to be done at `expectedEnd` (performance.now() time). */
+export function quietUntil(expectedEnd: number): number {
+  const now = performance.now();
+  return now + QUIET_SHARE * Math.max(0, expectedEnd - now);
 }
