@@ -57,6 +57,46 @@ function discriminatorLayers(c: DcganConfig, seed: InitSeed): Layer[] {
   return layers;
 }
 
+/**
+ * G's state_dict as PyTorch names and shapes it, in its order (key → shape), computed from the config
+ * alone: what a weights file must hold to be this generator (src/train/state-dict.ts checks files against
+ * it). Follows generatorLayers: transposed conv i at main.{3i} ([in, out, 4, 4]), its batchnorm at
+ * main.{3i+1}, the last conv at main.{3n}.
+ */
+export function generatorStateShapes(c: DcganConfig): Map<string, number[]> {
+  const n = stridedLayers(c.imageSize);
+  const shapes = new Map<string, number[]>();
+  let channels = c.ngf * 2 ** (n - 1);
+  let input = c.nz;
+  for (let i = 0; i < n; i++) {
+    shapes.set(`main.${3 * i}.weight`, [input, channels, 4, 4]);
+    addBatchNormShapes(shapes, 3 * i + 1, channels);
+    input = channels;
+    channels /= 2;
+  }
+  shapes.set(`main.${3 * n}.weight`, [input, c.nc, 4, 4]);
+  return shapes;
+}
+
+/** D's state_dict (key → shape), as generatorStateShapes: conv 0 at main.0 ([out, in, 4, 4]), conv i ≥ 1 at main.{3i−1} with its batchnorm at main.{3i}. */
+export function discriminatorStateShapes(c: DcganConfig): Map<string, number[]> {
+  const n = stridedLayers(c.imageSize);
+  const shapes = new Map<string, number[]>([['main.0.weight', [c.ndf, c.nc, 4, 4]]]);
+  let channels = c.ndf;
+  for (let i = 1; i < n; i++) {
+    shapes.set(`main.${3 * i - 1}.weight`, [channels * 2, channels, 4, 4]);
+    addBatchNormShapes(shapes, 3 * i, channels * 2);
+    channels *= 2;
+  }
+  shapes.set(`main.${3 * n - 1}.weight`, [1, channels, 4, 4]);
+  return shapes;
+}
+
+function addBatchNormShapes(shapes: Map<string, number[]>, index: number, channels: number): void {
+  for (const name of ['weight', 'bias', 'running_mean', 'running_var']) shapes.set(`main.${index}.${name}`, [channels]);
+  shapes.set(`main.${index}.num_batches_tracked`, []);
+}
+
 export class Generator extends Sequential {
   constructor(readonly config: DcganConfig, seed: InitSeed) {
     super(generatorLayers(config, seed));

@@ -6,10 +6,10 @@
 import type { Tensor } from '../gpu/tensor.ts';
 import { BatchNorm2d, type Sequential } from '../model/layers.ts';
 import type { Adam } from '../optim/adam.ts';
-import { decodeSafetensors, encodeSafetensors, type SafeTensor } from './safetensors.ts';
+import { decodeSafetensors, encodeSafetensors, type SafeTensor, type SafeTensorsFile } from './safetensors.ts';
 import type { GanTraining, TrainingConfig } from './gan.ts';
 
-const CHECKPOINT_FORMAT = 'webgpu-dcgan/1';
+export const CHECKPOINT_FORMAT = 'webgpu-dcgan/1';
 
 /** Where training stands: enough to continue exactly where it stopped. */
 export interface TrainingPosition {
@@ -19,6 +19,8 @@ export interface TrainingPosition {
 }
 
 export interface Checkpoint {
+  /** the file it was read from, for messages */
+  source: string;
   config: TrainingConfig;
   iteration: number;
   position: TrainingPosition;
@@ -66,17 +68,50 @@ export async function encodeCheckpoint(training: GanTraining, position: Training
 }
 
 export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint {
-  const { tensors, metadata } = decodeSafetensors(bytes, source);
+  return checkpointOf(decodeSafetensors(bytes, source), source);
+}
+
+/** The checkpoint a decoded safetensors file holds, or an error naming what is missing from it. */
+export function checkpointOf({ tensors, metadata }: SafeTensorsFile, source: string): Checkpoint {
   if (metadata.format !== CHECKPOINT_FORMAT) {
-    throw new Error(`${source} is not a checkpoint of this trainer (format '${metadata.format ?? 'missing'}', expected ${CHECKPOINT_FORMAT})`);
+    const found = metadata.format === undefined ? "metadata field 'format' is missing" : `format '${metadata.format}'`;
+    throw new Error(
+      `${source} is not a checkpoint of this trainer (${found}, expected ${CHECKPOINT_FORMAT}): ` +
+        'weights alone (a PyTorch state_dict) draw with generate --checkpoint and start a new run with train --init-from',
+    );
   }
+  const configText = metadataField(metadata, 'config', source);
+  let config: TrainingConfig;
+  try {
+    config = JSON.parse(configText) as TrainingConfig;
+  } catch (e) {
+    throw new Error(`${source}: metadata field 'config' is not JSON (${(e as Error).message})`);
+  }
+  const sizes = config?.model ?? ({} as Partial<TrainingConfig['model']>);
+  for (const key of ['imageSize', 'nz', 'ngf', 'ndf', 'nc'] as const) {
+    if (!Number.isInteger(sizes[key])) throw new Error(`${source}: metadata field 'config' has no model.${key}`);
+  }
+  const count = (name: string) => {
+    const text = metadataField(metadata, name, source);
+    const value = Number(text);
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(value)) throw new Error(`${source}: metadata field '${name}' is '${text}', not a count`);
+    return value;
+  };
   return {
-    config: JSON.parse(metadata.config) as TrainingConfig,
-    iteration: Number(metadata.iteration),
-    position: { epoch: Number(metadata.epoch), batchInEpoch: Number(metadata.batch_in_epoch) },
+    source,
+    config,
+    iteration: count('iteration'),
+    position: { epoch: count('epoch'), batchInEpoch: count('batch_in_epoch') },
     tensors,
     metadata,
   };
+}
+
+/** A metadata field of a checkpoint, or an error that names it. */
+function metadataField(metadata: Record<string, string>, name: string, source: string): string {
+  const value = metadata[name];
+  if (typeof value !== 'string') throw new Error(`${source}: metadata field '${name}' is missing`);
+  return value;
 }
 
 function take(checkpoint: Checkpoint, key: string, into: Tensor): void {
@@ -107,8 +142,22 @@ function loadOptimizer(checkpoint: Checkpoint, prefix: 'optG' | 'optD', model: S
   optimizer.stepCount = Math.max(0, ...steps);
 }
 
+/**
+ * Why a checkpoint cannot continue its run, or null: a file of this trainer's format may hold G alone
+ * (scripts/device/device.py generator) or lack the optimizer state. Checked before a resume starts.
+ */
+export function resumeProblem(checkpoint: Checkpoint): string | null {
+  const missingField = (['optG_steps', 'optD_steps'] as const).find((name) => typeof checkpoint.metadata[name] !== 'string');
+  const missingPrefix = ['netG.', 'netD.', 'optG.', 'optD.'].find((prefix) => ![...checkpoint.tensors.keys()].some((k) => k.startsWith(prefix)));
+  if (!missingField && !missingPrefix) return null;
+  const what = missingField ? `metadata field '${missingField}' is missing` : `it has no ${missingPrefix}* tensors`;
+  return `${checkpoint.source} cannot resume a run: ${what} (weights only?); start a new run from its weights with --init-from ${checkpoint.source}`;
+}
+
 /** Put a whole training state (models, optimizers, counters) back as it was saved. */
 export function restoreTraining(training: GanTraining, checkpoint: Checkpoint): void {
+  const problem = resumeProblem(checkpoint);
+  if (problem) throw new Error(problem);
   loadModel(checkpoint, 'netG', training.generator);
   loadModel(checkpoint, 'netD', training.discriminator);
   loadOptimizer(checkpoint, 'optG', training.generator, training.optimizerG, JSON.parse(checkpoint.metadata.optG_steps));

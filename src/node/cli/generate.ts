@@ -1,6 +1,7 @@
 // npm run generate -- --checkpoint FILE [--n 64] [--seed 1] [--out DIR] [--interpolate]
 // Draws new dogs from a trained generator: N PNGs and a grid, or with --interpolate a latent walk
-// between the noise of two seeds, as one strip.
+// between the noise of two seeds, as one strip. FILE is a checkpoint of this trainer (or its run folder)
+// or G's weights alone, such as PyTorch's netG.state_dict() saved with safetensors (src/train/weights-file.ts).
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { nodeDevice } from '../webgpu.ts';
@@ -8,8 +9,9 @@ import { writePng } from '../files.ts';
 import { Tensor, keep } from '../../gpu/tensor.ts';
 import { randomNormal } from '../../kernels/random.ts';
 import { addScaled, scale } from '../../kernels/elementwise.ts';
-import { Generator, seedStream } from '../../model/dcgan.ts';
-import { decodeCheckpoint, loadModel } from '../../train/checkpoint.ts';
+import { Generator, seedStream, type DcganConfig } from '../../model/dcgan.ts';
+import { loadModelState } from '../../train/state-dict.ts';
+import { describeWeights, readWeightsFile } from '../../train/weights-file.ts';
 import { sampleImages } from '../../train/gan.ts';
 import { imageAt, imageGrid } from '../../train/images.ts';
 import { parseKernelSet, useKernelSet } from '../../kernels/kernel-set.ts';
@@ -40,13 +42,17 @@ async function main(argv: string[]): Promise<number> {
 
   const kernels = parseKernelSet(flags['kernel-set'] ?? 'fast');
 
-  const checkpoint = decodeCheckpoint(readFileSync(file), file);
+  const weights = readWeightsFile(readFileSync(file), file);
+  const state = weights.models.G;
+  if (!state) throw new Error(`${file} holds a Discriminator only: generate needs the Generator's weights (netG.state_dict())`);
   useKernelSet(kernels); // before any kernel runs
   await nodeDevice();
-  console.error(`generating with the ${kernels} kernels`);
-  const model = checkpoint.config.model;
+  console.error(`generating with the ${kernels} kernels from ${describeWeights(weights)}`);
+  // G's sizes come from its own shapes (or the checkpoint's config); ndf is D's and plays no part here
+  const { imageSize, nc, nz, ngf } = state.sizes;
+  const model: DcganConfig = { imageSize, nc, nz: nz!, ngf: ngf!, ndf: ngf! };
   const generator = new Generator(model, seedStream(0));
-  loadModel(checkpoint, 'netG', generator);
+  loadModelState(generator, state);
 
   if (flags.interpolate) {
     // z(t) = (1 − t) z_a + t z_b: a straight walk through the latent space between two seeds' noise
