@@ -49,17 +49,14 @@ export function readWeightsFile(bytes: Uint8Array, source: string): WeightsFile 
   return { source, checkpoint, models, converted };
 }
 
-/** What a weights file holds, for a start line: 'a PyTorch state_dict: G nz 100, ngf 64, 64x64, 3 channels; D ndf 64 (F16 converted to f32)'. */
+/** What a weights file holds, for a start line: 'a state_dict with G nz 100, ngf 64 and D ndf 64, 64x64, 3 channels (F16 converted to f32)'. */
 export function describeWeights(weights: WeightsFile): string {
   const { G, D } = weights.models;
-  const sizes = G?.sizes ?? D!.sizes;
-  const parts = [
-    G && `G nz ${G.sizes.nz}, ngf ${G.sizes.ngf}`,
-    D && `D ndf ${D.sizes.ndf}`,
-  ].filter(Boolean);
-  const kind = weights.checkpoint ? `a checkpoint of this trainer at iteration ${weights.checkpoint.iteration}` : 'weights alone (a state_dict)';
+  const { imageSize, nc } = (G ?? D)!.sizes;
+  const models = [G && `G nz ${G.sizes.nz}, ngf ${G.sizes.ngf}`, D && `D ndf ${D.sizes.ndf}`].filter(Boolean).join(' and ');
+  const kind = weights.checkpoint ? `a checkpoint of this trainer at iteration ${weights.checkpoint.iteration}` : 'a state_dict';
   const converted = weights.converted.length > 0 ? ` (${weights.converted.join(', ')} converted to f32)` : '';
-  return `${kind}: ${parts.join('; ')}; ${sizes.imageSize}x${sizes.imageSize}, ${sizes.nc} channel${sizes.nc === 1 ? '' : 's'}${converted}`;
+  return `${kind} with ${models}, ${imageSize}x${imageSize}, ${nc} channel${nc === 1 ? '' : 's'}${converted}`;
 }
 
 /** A fresh training (iteration 0, new optimizers) given the file's weights: G, and D where the file has it. */

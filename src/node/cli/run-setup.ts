@@ -1,7 +1,8 @@
 // What both trainers (`npm run train`, `npm run train:chrome`) do before the first iteration, in an order
 // that does no work and writes nothing until the run is known to be possible:
 //   planRun:    read and check every flag; for --resume read RUN/checkpoint.safetensors and RUN/run.json,
-//               refuse flags that would change the model or the data, apply those that may change
+//               refuse flags that would change the model or the data, apply those that may change; for
+//               --init-from read and check the weights, whose shapes decide the model's sizes
 //   checkFits:  the batch's largest buffer against the adapter's limits
 //   prepareRun: count the photos (before decoding any), take RUN/lock, remove temps a crash left, build
 //               or reuse the uint8 image cache (or open the prebuilt one of --data-cache), then write
@@ -9,7 +10,7 @@
 //               iteration, after any number of resumes)
 // A start that fails leaves --out as it was: a folder created for it is removed, the lock released.
 // The folder layout and the resume rules live here once, so a run started by one trainer continues in the other.
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ensureDir } from '../disk.ts';
 import { removeStaleTemps, writeFileAtomic } from '../files.ts';
@@ -19,7 +20,8 @@ import { listImages } from '../data/scan.ts';
 import type { CacheReport, ImageCache } from '../data/cache.ts';
 import { BatchLoader } from '../../train/data/loader.ts';
 import type { TrainingConfig } from '../../train/gan.ts';
-import { decodeCheckpoint, type Checkpoint } from '../../train/checkpoint.ts';
+import { decodeCheckpoint, resumeProblem, type Checkpoint } from '../../train/checkpoint.ts';
+import { readWeightsFile, type WeightsFile } from '../../train/weights-file.ts';
 import { DEFAULT_CONFIG, largestActivationPerImage, stridedLayers } from '../../model/dcgan.ts';
 import { parseKernelSet, type KernelSet } from '../../kernels/kernel-set.ts';
 import { parseTuneMode, type TuneMode } from '../../train/tune.ts';
@@ -28,6 +30,7 @@ import { CHECKPOINT_FILE } from './paths.ts';
 
 const TRAIN_FLAGS = {
   data: { type: 'string' }, 'data-cache': { type: 'string' }, match: { type: 'string' }, out: { type: 'string' }, resume: { type: 'string' },
+  'init-from': { type: 'string' },
   epochs: { type: 'string' }, 'batch-size': { type: 'string' }, 'image-size': { type: 'string' },
   ngf: { type: 'string' }, ndf: { type: 'string' }, nz: { type: 'string' }, lr: { type: 'string' },
   beta1: { type: 'string' }, seed: { type: 'string' }, 'max-iters': { type: 'string' },
@@ -79,6 +82,8 @@ interface RunPlan {
   tune: TuneMode;
   /** the checkpoint to continue from (--resume), null for a fresh run */
   checkpoint: Checkpoint | null;
+  /** the weights a fresh run starts from (--init-from): G, and D where the file has it */
+  init: WeightsFile | null;
   /** what --resume changed, as 'flag old → new' */
   changed: string[];
   /**
@@ -139,11 +144,16 @@ export function planRun(flags: Flags, usage: string, script: 'train' | 'train:ch
     kernelSet: parseKernelSet(flags['kernel-set'] ?? saved.kernelSet ?? DEFAULT_SETTINGS.kernelSet),
   });
 
+  if (flags.resume && flags['init-from']) {
+    throw new Error('give --resume RUN (continue a run, optimizer state and all) or --init-from FILE (a new run from its weights), not both');
+  }
   if (flags.resume) {
     const runDir = path.resolve(String(flags.resume));
     const file = path.join(runDir, CHECKPOINT_FILE);
     if (!existsSync(file)) throw new Error(`nothing to resume: ${file} does not exist (give the run folder that --out named)`);
     const checkpoint = decodeCheckpoint(readFileSync(file), file);
+    const problem = resumeProblem(checkpoint);
+    if (problem) throw new Error(problem);
     const saved = readRunJson(path.join(runDir, 'run.json'));
     const old = checkpoint.config;
     const current: Record<(typeof FIXED_ON_RESUME)[number], string | number | undefined> = {
@@ -172,14 +182,16 @@ export function planRun(flags: Flags, usage: string, script: 'train' | 'train:ch
     for (const [flag, key] of [['epochs', 'epochs'], ['sample-every', 'sampleEvery'], ['patience', 'patience'], ['checkpoint-every', 'checkpointEvery'], ['keep-epochs', 'keepEpochs'], ['kernel-set', 'kernelSet'], ['data', 'dataDir'], ['data-cache', 'dataCache']] as const) {
       if (saved[key] !== undefined) note(flag, saved[key], settings[key]);
     }
-    return { runDir, config, settings, maxIters, tune, checkpoint, changed, retryCommand: (lr) => `${commandLine(script)} --resume ${flags.resume} --lr ${lr}` };
+    return { runDir, config, settings, maxIters, tune, checkpoint, init: null, changed, retryCommand: (lr) => `${commandLine(script)} --resume ${flags.resume} --lr ${lr}` };
   }
 
   if (!flags.data && !flags['data-cache']) throw new Error(`--data DIR is required: the folder of photos to train on (or --data-cache FILE, a prebuilt image cache)\n${usage}`);
+  const init = flags['init-from'] ? readInitWeights(String(flags['init-from'])) : null;
   const imageSize = n('image-size', DEFAULT_CONFIG.imageSize, { min: 8 });
   stridedLayers(imageSize); // refuses sizes that are not a power of two
+  const sizes = { imageSize, nz: n('nz', DEFAULT_CONFIG.nz, { min: 1 }), ngf: n('ngf', DEFAULT_CONFIG.ngf, { min: 1 }), ndf: n('ndf', DEFAULT_CONFIG.ndf, { min: 1 }), nc: 3 };
   const config: TrainingConfig = {
-    model: { imageSize, nz: n('nz', DEFAULT_CONFIG.nz, { min: 1 }), ngf: n('ngf', DEFAULT_CONFIG.ngf, { min: 1 }), ndf: n('ndf', DEFAULT_CONFIG.ndf, { min: 1 }), nc: 3 },
+    model: init ? initModelConfig(init, flags, sizes.ndf) : sizes,
     batchSize: n('batch-size', 64, { min: 2 }),
     lr: lrOf(2e-4),
     beta1: beta1Of(0.5),
@@ -201,7 +213,34 @@ export function planRun(flags: Flags, usage: string, script: 'train' | 'train:ch
     if (!flags.out) args.push(`--out ${out}`);
     return `${commandLine(script)} ${args.join(' ')} --lr ${lr}`;
   };
-  return { runDir, config, settings, maxIters, tune, checkpoint: null, changed: [], retryCommand };
+  return { runDir, config, settings, maxIters, tune, checkpoint: null, init, changed: [], retryCommand };
+}
+
+/** The weights of --init-from FILE (a run folder means its checkpoint), with at least a Generator. */
+function readInitWeights(given: string): WeightsFile {
+  let file = path.resolve(given);
+  if (existsSync(file) && statSync(file).isDirectory()) file = path.join(file, CHECKPOINT_FILE);
+  if (!existsSync(file)) throw new Error(`--init-from: ${file} does not exist`);
+  const weights = readWeightsFile(readFileSync(file), file);
+  if (!weights.models.G) throw new Error(`--init-from: ${file} holds a Discriminator only: a run starts from at least G's weights`);
+  return weights;
+}
+
+/**
+ * The model of a run started from weights: their shapes decide G's sizes (and ndf where D is there);
+ * a size flag that says otherwise is refused. Without D, D is new with --ndf (default G's ngf).
+ */
+function initModelConfig(init: WeightsFile, flags: Flags, ndfFlag: number): TrainingConfig['model'] {
+  const G = init.models.G!.sizes;
+  const D = init.models.D?.sizes;
+  if (G.nc !== 3) throw new Error(`--init-from: ${init.source}'s Generator draws ${G.nc} channel(s); the photos are RGB (3)`);
+  const fromFile: Record<string, number> = { 'image-size': G.imageSize, nz: G.nz!, ngf: G.ngf!, ...(D ? { ndf: D.ndf! } : {}) };
+  for (const [flag, value] of Object.entries(fromFile)) {
+    if (flags[flag] !== undefined && Number(flags[flag]) !== value) {
+      throw new Error(`--${flag} ${flags[flag]} does not match --init-from ${init.source}, whose shapes give --${flag} ${value}: drop --${flag}`);
+    }
+  }
+  return { imageSize: G.imageSize, nz: G.nz!, ngf: G.ngf!, ndf: D ? D.ndf! : flags.ndf !== undefined ? ndfFlag : G.ngf!, nc: 3 };
 }
 
 /** --data or --data-cache, not both. */

@@ -123,6 +123,9 @@ async function main(argv: string[]): Promise<number> {
   if (!chromium || !existsSync(chromium)) {
     throw new Error(`no Chromium at ${flags.chromium ?? process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'}: install chromium, or give --chromium PATH or CHROMIUM_PATH`);
   }
+  if (flags['init-from']) {
+    throw new Error('--init-from is for npm run train: start the run there (--max-iters 1 is enough), then continue it here with --resume RUN');
+  }
   const plan = planRun(flags, USAGE, 'train:chrome');
   // Chromium runs on this machine's GPU (or a software driver): its limits are the Node adapter's
   checkFits(plan.config, await adapterLimits(), "this machine's adapter");

@@ -1,12 +1,13 @@
 // npm run train -- --data DIR [--out RUN] [--epochs N] ...   (see USAGE)
 // Trains the DCGAN on a folder of photos: progress bar, JSON-lines log, sample grids of a fixed noise
 // batch, a checkpoint every epoch, every --checkpoint-every minutes and at any stop signal (atomic),
-// --resume that continues exactly, one trainer per run folder (RUN/lock), and a guard that stops a
-// diverged run with advice. The loop itself is src/train/loop.ts, shared with the browser trainer
+// --resume that continues exactly, --init-from FILE that starts a run from given weights (a PyTorch
+// state_dict too), one trainer per run folder (RUN/lock), and a guard that stops a diverged run with advice. The loop itself is src/train/loop.ts, shared with the browser trainer
 // (`npm run train:chrome`, web/); this file gives it the run folder and the terminal.
 import { nodeDevice } from '../webgpu.ts';
 import { GanTraining } from '../../train/gan.ts';
 import { restoreTraining } from '../../train/checkpoint.ts';
+import { describeWeights, startFromWeights } from '../../train/weights-file.ts';
 import { runTraining } from '../../train/loop.ts';
 import { useKernelSet } from '../../kernels/kernel-set.ts';
 import { adapterKey, trainingConvPasses, tuneConvPlans } from '../../train/tune.ts';
@@ -20,6 +21,8 @@ import { RunFiles, TerminalProgress, reportOutcome } from './run-files.ts';
 import { StopSignals } from './stop-signals.ts';
 
 const USAGE = `usage: ${commandLine('train')} ${TRAIN_FLAGS_USAGE}
+   or: ${commandLine('train')} --init-from FILE|RUN ...the flags above   (a new run from G's, or G's and D's, weights:
+       a checkpoint or a PyTorch state_dict in safetensors; their shapes give --image-size, --nz, --ngf, --ndf)
    or: ${commandLine('train')} ${RESUME_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
@@ -41,8 +44,15 @@ async function main(argv: string[]): Promise<number> {
     console.error(`resuming ${run.runDir} at epoch ${checkpoint.position.epoch + 1}, iteration ${training.iteration}${changed}; ${settings.kernelSet} kernels`);
     files.log({ event: 'resume', iteration: training.iteration, changed: run.changed, kernelSet: settings.kernelSet });
   } else {
-    console.error(`training with the ${settings.kernelSet} kernels`);
-    files.log({ event: 'start', adapter, config, kernelSet: settings.kernelSet, data: { images: run.report.count, skipped: run.report.skipped.length } });
+    let from = '';
+    if (run.init) {
+      startFromWeights(training, run.init);
+      const models = run.init.models.D ? 'G and D from it' : `G from it, D freshly initialised (ndf ${config.model.ndf}: the file has no Discriminator)`;
+      from = `, from iteration 0 with the weights of ${run.init.source} (${describeWeights(run.init)}): ${models}`;
+    }
+    console.error(`training with the ${settings.kernelSet} kernels${from}`);
+    const initFrom = run.init ? { initFrom: { file: run.init.source, models: Object.keys(run.init.models) } } : {};
+    files.log({ event: 'start', adapter, config, kernelSet: settings.kernelSet, ...initFrom, data: { images: run.report.count, skipped: run.report.skipped.length } });
   }
 
   if (settings.kernelSet === 'fast') {
