@@ -6,14 +6,16 @@ little-endian header length, a JSON header, then the raw little-endian tensor by
   torch_dcgan.py save OUT --which G|D|GD [--prefix] [--dtype F32|F16|BF16|F64] [--metadata JSON]
                  [--image-size 32] [--nz 16] [--ngf 8] [--ndf 8] [--nc 3] [--seed 1]
       Builds the models, initialises them as the example's weights_init does, runs a few batches through
-      them in training mode (so the batchnorm running statistics and counters are not the fresh ones),
-      and saves their state_dict(): G alone or D alone without prefixes (or with netG./netD. under
+      them in training mode (so the batchnorm running statistics and counters are not the fresh ones:
+      averaged over the batches, as in a trained model, else G(z) in eval mode is nearly flat), and saves their state_dict(): G alone or D alone without prefixes (or with netG./netD. under
       --prefix), both with the prefixes under GD.
   torch_dcgan.py run-g WEIGHTS Z OUT [--prefix netG.] [sizes as above]
       load_state_dict(strict=True) into a float32 Generator, eval mode, G(z) for the raw float32 z
       [N, nz, 1, 1] in Z, raw float32 to OUT. Prints the dtypes it found, one per line: "dtype KEY DTYPE".
   torch_dcgan.py run-d WEIGHTS X OUT [--prefix netD.] [sizes as above]
       the same for D(x), x raw float32 [N, nc, S, S].
+  torch_dcgan.py compare-half F32_FILE F16_FILE
+      how many values of F16_FILE differ from torch's .half() of F32_FILE (key by key).
 
 Prints one JSON line on success; exits non-zero with the reason (load_state_dict's own message) else.
 """
@@ -137,23 +139,31 @@ def sizes(parser):
     parser.add_argument('--nc', type=int, default=3)
 
 
+def warm_up(model, batches):
+    """Running statistics that are the batches' average (momentum None), as after long training."""
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    for m in norms:
+        m.momentum = None
+    with torch.no_grad():
+        for x in batches:
+            model(x)
+    for m in norms:
+        m.momentum = 0.1
+
+
 def save(args):
     torch.manual_seed(args.seed)
     state = {}
     if 'G' in args.which:
         G = Generator(args.nz, args.ngf, args.nc, args.image_size)
         G.apply(weights_init)
-        with torch.no_grad():
-            for _ in range(3):
-                G(torch.randn(8, args.nz, 1, 1))
+        warm_up(G, [torch.randn(16, args.nz, 1, 1) for _ in range(4)])
         prefix = 'netG.' if args.prefix or args.which == 'GD' else ''
         state.update({prefix + k: v for k, v in G.state_dict().items()})
     if 'D' in args.which:
         D = Discriminator(args.ndf, args.nc, args.image_size)
         D.apply(weights_init)
-        with torch.no_grad():
-            for _ in range(3):
-                D(torch.rand(8, args.nc, args.image_size, args.image_size) * 2 - 1)
+        warm_up(D, [torch.rand(16, args.nc, args.image_size, args.image_size) * 2 - 1 for _ in range(4)])
         prefix = 'netD.' if args.prefix or args.which == 'GD' else ''
         state.update({prefix + k: v for k, v in D.state_dict().items()})
     dtype = DTYPES[args.dtype]
@@ -183,6 +193,13 @@ def run(args, model, input_shape):
     print(json.dumps({'load_state_dict': str(result), 'dtypes': dtypes, 'num_batches_tracked': counters, 'shape': list(y.shape)}))
 
 
+def compare_half(args):
+    full, half = load_safetensors(args.f32), load_safetensors(args.f16)
+    differ = sum(int((full[k].half().view(torch.int16) != half[k].view(torch.int16)).sum()) for k in full if full[k].is_floating_point())
+    counted = sum(full[k].numel() for k in full if full[k].is_floating_point())
+    print(json.dumps({'values': counted, 'differ': differ, 'keys_equal': sorted(full) == sorted(half)}))
+
+
 def main():
     parser = argparse.ArgumentParser()
     commands = parser.add_subparsers(dest='command', required=True)
@@ -201,9 +218,14 @@ def main():
         p.add_argument('out')
         p.add_argument('--prefix', default='')
         sizes(p)
+    p = commands.add_parser('compare-half')
+    p.add_argument('f32')
+    p.add_argument('f16')
     args = parser.parse_args()
     if args.command == 'save':
         save(args)
+    elif args.command == 'compare-half':
+        compare_half(args)
     elif args.command == 'run-g':
         run(args, Generator(args.nz, args.ngf, args.nc, args.image_size), [args.nz, 1, 1])
     else:
