@@ -14,7 +14,7 @@ export type ModelRole = 'G' | 'D';
 export const ROLE_NAMES: Record<ModelRole, string> = { G: 'Generator', D: 'Discriminator' };
 
 /** The sizes one model's shapes give: G knows nothing of ndf, D nothing of nz and ngf. */
-export type ModelSizes = Pick<DcganConfig, 'imageSize' | 'nc'> & Partial<Pick<DcganConfig, 'nz' | 'ngf' | 'ndf'>>;
+type ModelSizes = Pick<DcganConfig, 'imageSize' | 'nc'> & Partial<Pick<DcganConfig, 'nz' | 'ngf' | 'ndf'>>;
 
 /** One model's tensors under the keys of its own state_dict(), in the layout's order, checked against it. */
 export interface ModelState {
