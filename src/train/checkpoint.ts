@@ -124,7 +124,7 @@ function take(checkpoint: Checkpoint, key: string, into: Tensor): void {
 }
 
 /** Copy netG./netD. weights, batchnorm statistics and counters into a model built with the checkpoint's config. */
-function loadModel(checkpoint: Checkpoint, prefix: 'netG' | 'netD', model: Sequential): void {
+export function loadModel(checkpoint: Checkpoint, prefix: 'netG' | 'netD', model: Sequential): void {
   for (const [key, t] of [...model.namedParameters(), ...model.namedBuffers()]) take(checkpoint, `${prefix}.${key}`, t);
   model.layers.forEach((layer, i) => {
     const counter = checkpoint.tensors.get(`${prefix}.main.${i}.num_batches_tracked`);
