@@ -10,11 +10,11 @@ import { writeFileAtomic } from '../files.ts';
 import { encodeSafetensors, type SafeTensor } from '../../train/safetensors.ts';
 import { ROLE_NAMES, withFloatDtype, type ModelRole } from '../../train/state-dict.ts';
 import { readWeightsFile } from '../../train/weights-file.ts';
-import { parseFlags } from './args.ts';
+import { commandLine, parseFlags } from './args.ts';
 import { runMain } from './main.ts';
 import { CHECKPOINT_FILE } from './paths.ts';
 
-const USAGE = 'usage: npm run export -- --checkpoint RUN|FILE [--what G|D|all] [--dtype f32|f16] --out FILE.safetensors';
+const USAGE = `usage: ${commandLine('export')} --checkpoint RUN|FILE [--what G|D|all] [--dtype f32|f16] --out FILE.safetensors`;
 const FLAGS = {
   checkpoint: { type: 'string' }, what: { type: 'string' }, dtype: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
