@@ -1,9 +1,15 @@
+/// <reference types="@webgpu/types" />
+/// <reference path="./gpu/wgsl-raw.d.ts" />
+/// <reference path="./gpu/wgsl_reflect.d.ts" />
 // The package's public entry (`import { ... } from 'webgpu-dcgan'`): the engine, the layers, Adam, the
 // DCGAN and the pieces of its training that Node and the page share. It imports nothing of Node, so a
 // bundled page can use all of it (Vite: the WGSL files are imported as `?raw` text, which Vite reads
 // natively; Node needs `--import webgpu-dcgan/register`). A device comes from `browserDevice()` +
 // `useDevice()` in a page, or from `nodeDevice()` of `webgpu-dcgan/node` (src/node/index.ts).
 // Names are listed one by one, never `export *`: each is a choice to make public (test/exports.test.ts).
+// Typed: the exports are this TypeScript source; the references above bring the WebGPU types and the
+// declarations of the shader and wgsl_reflect imports along, for a project that type-checks it
+// (moduleResolution "bundler" and allowImportingTsExtensions; test/package.test.ts runs such a check).
 // A model of one's own on this engine, file by file: docs/own-model.md.
 
 // ---- the device and tensors

@@ -3,8 +3,9 @@
 //   `npm run train` trains two iterations of a tiny model (every run-time dependency is a dependency);
 // - another project that installs the tarball with --omit=dev: `npx webgpu-dcgan train` and `generate` from
 //   its own folder, each printing the adapter once and none of Dawn's limit warnings (bin/webgpu-dcgan.mjs);
-//   the example of docs/own-model.md, importing only the public entries (its loss goes down); and a page
-//   importing the engine, bundled by Vite with the WGSL inside.
+//   the example of docs/own-model.md, importing only the public entries (its loss goes down), which
+//   type-checks there against the installed source; and a page importing the engine, bundled by Vite with
+//   the WGSL inside.
 // npm installs from its cache where it can (--prefer-offline; setup.sh's `npm ci` fills it), so this
 // needs the registry only for what the cache lacks. Slow (two installs), so everything shares them; each test
 // may take minutes on a loaded CPU.
@@ -111,6 +112,18 @@ describe('the package, installed', () => {
     expect(losses.at(-1)!, r.stdout).toBeLessThan(losses[0] / 4);
     const [correct, total] = /^accuracy (\d+)\/(\d+)$/m.exec(r.stdout)!.slice(1).map(Number);
     expect(correct / total, r.stdout).toBeGreaterThan(0.9); // on pictures it was not trained on
+  }, 300_000);
+
+  it('the exports are typed: the example type-checks there against the installed source', async () => {
+    // the project's own TypeScript, as a TypeScript user has it; the package brings its WebGPU and pngjs types
+    const installed = await sh('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--save-dev', 'typescript@5', '@types/node@20'], project);
+    expect(installed.code, installed.stderr).toBe(0);
+    writeFileSync(path.join(project, 'tsconfig.json'), `${JSON.stringify({
+      compilerOptions: { target: 'ES2022', module: 'ESNext', moduleResolution: 'bundler', allowImportingTsExtensions: true, noEmit: true, strict: true, types: ['node'] },
+      include: ['stripes-classifier.ts'],
+    }, null, 2)}\n`);
+    const checked = await sh('npx', ['--no-install', 'tsc', '-p', '.'], project);
+    expect(checked.code, checked.stdout + checked.stderr).toBe(0);
   }, 300_000);
 
   it('a page importing the engine bundles with Vite, the WGSL included', async () => {
