@@ -116,6 +116,7 @@ describe('the package, installed', () => {
 
   it('the exports are typed: the example type-checks there against the installed source', async () => {
     // the project's own TypeScript, as a TypeScript user has it; the package brings its WebGPU and pngjs types
+    copyFileSync(path.join(ROOT, 'examples/stripes-classifier.ts'), path.join(project, 'stripes-classifier.ts'));
     const installed = await sh('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--save-dev', 'typescript@5', '@types/node@20'], project);
     expect(installed.code, installed.stderr).toBe(0);
     writeFileSync(path.join(project, 'tsconfig.json'), `${JSON.stringify({
