@@ -62,7 +62,7 @@ if (!entry) {
 /** Started by this repository's own `npm run train` (…), whose lines say `npm run train --`. */
 function underOurNpmScript() {
   const script = process.env.npm_lifecycle_event ?? '';
-  return process.env.npm_package_name === 'webgpu-dcgan' && ['train', 'train:chrome', 'generate', 'bench'].includes(script);
+  return process.env.npm_package_name === 'webgpu-dcgan' && ['train', 'train:chrome', 'generate', 'bench', 'export'].includes(script);
 }
 
 const child = spawn(
