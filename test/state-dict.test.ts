@@ -9,7 +9,7 @@ import { createDcgan, discriminatorStateShapes, generatorStateShapes, type Dcgan
 import { BatchNorm2d, type Sequential } from '../src/model/layers.ts';
 import { loadModelState, withFloatDtype } from '../src/train/state-dict.ts';
 import { readWeightsFile } from '../src/train/weights-file.ts';
-import { CHECKPOINT_FORMAT, decodeCheckpoint } from '../src/train/checkpoint.ts';
+import { CHECKPOINT_FORMAT, decodeCheckpoint, resumeProblem } from '../src/train/checkpoint.ts';
 
 useGpu();
 
@@ -203,6 +203,10 @@ describe('checkpoint metadata', () => {
     expect([w.checkpoint?.iteration, w.models.G?.sizes.ngf, w.models.D]).toEqual([3, 8, undefined]);
     const wrongConfig = JSON.stringify({ model: { ...SIZES, ngf: 16 }, batchSize: 4, lr: 2e-4, beta1: 0.5, seed: 1 });
     expect(() => readWeightsFile(encode(G, { ...full, config: wrongConfig }), 'ckpt')).toThrow(/^ckpt: netG\.main\.0\.weight is \[16, 32, 4, 4\], where a DCGAN Generator with nz 16, ngf 16/);
+    // G alone with the whole metadata (scripts/device/device.py generator) draws, but cannot resume
+    expect(resumeProblem(decodeCheckpoint(encode(G, { ...full, optG_steps: '[]', optD_steps: '[]' }), 'g-only'))).toBe(
+      'g-only cannot resume a run: it has no netD.* tensors (weights only?); start a new run from its weights with --init-from g-only');
+    expect(resumeProblem(decodeCheckpoint(encode(G, full), 'f'))).toMatch(/^f cannot resume a run: metadata field 'optG_steps' is missing/);
     expect(() => readWeightsFile(encode(G, { ...full, format: 'webgpu-dcgan/2' }), 'new')).toThrow(/^new is not a checkpoint of this trainer \(format 'webgpu-dcgan\/2', expected webgpu-dcgan\/1\)/);
   });
 });
