@@ -136,7 +136,7 @@ export function unitDirections(seed: number, level: number): Float64Array {
  * The descriptors of one pyramid level ([count, 3, size, size]) at `centres`: [patch][channel, dy, dx], each
  * set standardised per channel over all its patches and positions.
  */
-export function patchDescriptors(level: Float64Array, count: number, size: number, centres: Int32Array): Float64Array {
+function patchDescriptors(level: Float64Array, count: number, size: number, centres: Int32Array): Float64Array {
   const half = SWD_PATCH_SIZE >> 1;
   const area = SWD_PATCH_SIZE * SWD_PATCH_SIZE;
   const patches = count * SWD_PATCHES_PER_IMAGE;
@@ -166,7 +166,7 @@ export function patchDescriptors(level: Float64Array, count: number, size: numbe
 }
 
 /** mean over directions and ranks of |sort(A·d)[r] − sort(B·d)[r]|, for descriptor sets of equal size. */
-export function slicedWasserstein(a: Float64Array, b: Float64Array, directions: Float64Array): number {
+function slicedWasserstein(a: Float64Array, b: Float64Array, directions: Float64Array): number {
   const n = SWD_DESCRIPTOR_LENGTH;
   const patches = a.length / n;
   if (b.length !== a.length) throw new Error(`slicedWasserstein: sets of ${patches} and ${b.length / n} patches (they must be equal)`);

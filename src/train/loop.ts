@@ -6,7 +6,9 @@
 //     → samples every `sampleEvery` iterations
 //     → on stop / at maxIters: checkpoint + 'latest' samples, return
 //     → a checkpoint every `checkpointEveryMs` (and one the epoch end had to defer)
-//   end of each epoch: samples 'epoch-NNN' → checkpoint (kept as 'epoch-NNN' too with keepEpochs) → 'epoch' log line
+//   end of each epoch: samples 'epoch-NNN' → the host's evaluation (SWD x 1e3 against held-out photos: an 'eval'
+//     log line) → checkpoint (kept as 'epoch-NNN' too with keepEpochs, and as the best when its SWD is the lowest
+//     yet) → 'epoch' log line
 // Pipelined steps: step i+1 is fetched, recorded and submitted before step i's six statistics are back,
 // so the GPU runs i+1 while they travel and the CPU logs them (instead of idling between steps). At most
 // one step is in flight; the statistics are handled in order as they arrive (log line, progress, guard).
@@ -30,6 +32,14 @@ import type { GanTraining, StepStats, SubmittedStep } from './gan.ts';
 import { encodeCheckpoint, type TrainingPosition } from './checkpoint.ts';
 import { DivergenceError, DivergenceGuard } from './guard.ts';
 import { imageGrid, type RgbaImage } from './images.ts';
+import type { SwdResult } from '../reference/swd.ts';
+
+/** What the host's evaluation measured at an epoch's end: SWD x 1e3 of generated images against held-out photos. */
+export interface Evaluation extends SwdResult {
+  /** images in each set */
+  images: number;
+  seconds: number;
+}
 
 export interface IterationReport {
   /** 1-based, as logged */
@@ -54,7 +64,13 @@ export interface TrainingHost {
    * Keep the checkpoint bytes as the latest (atomically: a crash never leaves a broken one); with `keepAs`
    * (e.g. 'epoch-005', under keepEpochs) keep a copy under that name as well.
    */
-  saveCheckpoint(bytes: Uint8Array, position: TrainingPosition, keepAs?: string): Promise<void>;
+  saveCheckpoint(bytes: Uint8Array, position: TrainingPosition, keepAs?: string, best?: boolean): Promise<void>;
+  /**
+   * The sample quality of the current state, at each epoch's end (src/train/swd.ts); absent or null: none
+   * (no photos held out). `best` marks the checkpoint of the epoch with the lowest SWD (`best` of saveCheckpoint).
+   */
+  evaluate?(): Promise<Evaluation | null>;
+  onEvaluation?(epoch: number, evaluation: Evaluation, best: boolean): void;
   /** Where the last good checkpoint is, for the message of a diverged run; null when there is none yet. */
   keptCheckpoint(): string | null;
   /** true asks the loop to stop after the current iteration, with a checkpoint (Ctrl-C, the page's stop button). */
@@ -94,6 +110,8 @@ interface LoopOptions {
    * first, as a loop without pipelining would (the tests compare the two)
    */
   pipelined?: boolean;
+  /** the lowest SWD of the run so far (a resume: from its log), so a later epoch is kept as the best only if lower */
+  bestSwd?: number;
 }
 
 /** A step submitted whose statistics the loop has not handled yet, and where it is in the data. */
@@ -152,34 +170,35 @@ export async function runTraining(training: GanTraining, host: TrainingHost, opt
   /** when this epoch (or this session of it) started, paused time excluded: for images/s */
   let started = 0;
   /** a checkpoint that is due but not yet taken, because the guard does not trust the state */
-  let due = null as { keepAs?: string } | null;
+  let due = null as { keepAs?: string; best?: boolean } | null;
   /** a due state, encoded, waiting for one more healthy iteration to confirm it */
-  let held = null as { bytes: Uint8Array; at: TrainingPosition; iteration: number; keepAs?: string } | null;
+  let held = null as { bytes: Uint8Array; at: TrainingPosition; iteration: number; keepAs?: string; best?: boolean } | null;
+  let bestSwd = options.bestSwd ?? Infinity;
   const startIteration = training.iteration;
   const outcome = (reason: LoopOutcome['reason'], at: TrainingPosition, unsaved: LoopOutcome['unsaved'] = null): LoopOutcome =>
     ({ reason, iteration: training.iteration, position: at, samples, checkpointIteration, unsaved });
   const saveSamples = async (name: string) => (samples = await host.saveSamples(name, await sampleGrid(training)));
-  const write = async (bytes: Uint8Array, at: TrainingPosition, iteration: number, keepAs?: string) => {
-    await host.saveCheckpoint(bytes, at, keepAs);
+  const write = async (bytes: Uint8Array, at: TrainingPosition, iteration: number, keepAs?: string, best?: boolean) => {
+    await host.saveCheckpoint(bytes, at, keepAs, best);
     checkpointIteration = iteration;
     lastCheckpoint = performance.now();
   };
   const writeHeld = async () => {
     const h = held;
     held = null;
-    if (h) await write(h.bytes, h.at, h.iteration, h.keepAs);
+    if (h) await write(h.bytes, h.at, h.iteration, h.keepAs, h.best);
   };
   /** Snapshot the current state to be written after the next iteration, if the guard trusts it; else keep it due. */
-  const hold = async (at: TrainingPosition, keepAs?: string) => {
-    held = guard.trusted ? { bytes: await encodeCheckpoint(training, at), at, iteration: training.iteration, keepAs } : null;
-    due = held ? null : { keepAs };
+  const hold = async (at: TrainingPosition, keepAs?: string, best?: boolean) => {
+    held = guard.trusted ? { bytes: await encodeCheckpoint(training, at), at, iteration: training.iteration, keepAs, best } : null;
+    due = held ? null : { keepAs, best };
   };
   /** Checkpoint the current state now (a stop, the end), if the guard trusts it; false when it does not. */
-  const saveNow = async (at: TrainingPosition, keepAs?: string): Promise<boolean> => {
+  const saveNow = async (at: TrainingPosition, keepAs?: string, best?: boolean): Promise<boolean> => {
     held = null;
-    due = guard.trusted ? null : { keepAs };
+    due = guard.trusted ? null : { keepAs, best };
     if (due) return false;
-    await write(await encodeCheckpoint(training, at), at, training.iteration, keepAs);
+    await write(await encodeCheckpoint(training, at), at, training.iteration, keepAs, best);
     return true;
   };
   /**
@@ -191,7 +210,7 @@ export async function runTraining(training: GanTraining, host: TrainingHost, opt
     else if (held) [held, due] = [null, {}]; // that state led to a diverged-looking step: take a later one
     if (!idle) return;
     if (!due && performance.now() - lastCheckpoint >= checkpointEveryMs) due = {};
-    if (due && guard.trusted) await hold(at, due.keepAs);
+    if (due && guard.trusted) await hold(at, due.keepAs, due.best);
   };
   /** Whether something after step `p` needs the GPU state it leaves: then `p` is settled before the next is submitted. */
   const boundaryAfter = (p: Pending): boolean =>
@@ -234,7 +253,7 @@ export async function runTraining(training: GanTraining, host: TrainingHost, opt
     const stop = host.shouldStop();
     if (stop || iteration >= maxIters) {
       host.onEpochEnd?.(epoch);
-      if (held?.keepAs && guard.trusted) await writeHeld(); // the epoch copy it holds
+      if ((held?.keepAs || held?.best) && guard.trusted) await writeHeld(); // the epoch copy or best it holds
       const saved = await saveNow(at);
       await saveSamples('latest');
       return outcome(stop ? 'stopped' : 'max-iters', at, saved ? null : 'untrusted');
@@ -283,9 +302,17 @@ export async function runTraining(training: GanTraining, host: TrainingHost, opt
     const grid = await saveSamples(name);
     position = { epoch: epoch + 1, batchInEpoch: 0 };
     const keepAs = keepEpochs ? name : undefined;
+    const evaluation = await host.evaluate?.();
+    const best = evaluation ? evaluation.average < bestSwd : false;
+    if (evaluation) {
+      if (best) bestSwd = evaluation.average;
+      const levels = Object.fromEntries(evaluation.levels.map((l) => [l.resolution, l.swd]));
+      await host.log({ event: 'eval', epoch: epoch + 1, iteration: training.iteration, swd: evaluation.average, levels, images: evaluation.images, seconds: evaluation.seconds, best });
+      host.onEvaluation?.(epoch, evaluation, best);
+    }
     held = null; // the epoch's end is the same state, with the epoch's name
-    if (epoch + 1 === epochs) await saveNow(position, keepAs); // the run's last state: no next iteration will confirm it
-    else await hold(position, keepAs);
+    if (epoch + 1 === epochs) await saveNow(position, keepAs, best); // the run's last state: no next iteration will confirm it
+    else await hold(position, keepAs, best);
     await host.log({ event: 'epoch', epoch: epoch + 1, iteration: training.iteration, samples: grid });
   }
   return outcome('done', position, due ? 'untrusted' : null);

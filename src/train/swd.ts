@@ -13,6 +13,10 @@
 // No Node imports: the page computes it with the same code.
 import { Tensor } from '../gpu/tensor.ts';
 import { conv2dForward } from '../kernels/conv.ts';
+import { randomNormal } from '../kernels/random.ts';
+import { mixSeeds } from '../util/seeds.ts';
+import { hwcBytesToNchwFloats } from './data/loader.ts';
+import type { Evaluation } from './loop.ts';
 import {
   laplacianPyramid, patchCentres, swdResolutions, unitDirections,
   SWD_DESCRIPTOR_LENGTH, SWD_DIRECTIONS, SWD_PATCH_SIZE, SWD_PATCHES_PER_IMAGE, type SwdResult,
@@ -20,11 +24,11 @@ import {
 
 /** images per chunk of patches: one upload, one tensor, one conv per direction block (the tests take fewer) */
 const IMAGES_PER_CHUNK = 128;
-/** directions projected per dispatch: 64 rows of a GEMM tile, and 2 · 64 rows of patches in JS at once */
-const DIRECTIONS_PER_BLOCK = 64;
+/** directions projected per dispatch: 2 · 32 rows of patches in JS at once, twice (one block in flight) */
+const DIRECTIONS_PER_BLOCK = 32;
 
 /** A set of `count` RGB images of `size` px, NCHW, any pixel scale (SWD standardises). */
-export interface ImageSet {
+interface ImageSet {
   pixels: Float32Array;
   count: number;
 }
@@ -230,3 +234,41 @@ export class RadixSorter {
 /** float bits → an unsigned key in the floats' order (NaN aside) */
 const toKey = (u: number): number => (u & 0x80000000 ? ~u : u | 0x80000000) >>> 0;
 const fromKey = (k: number): number => (k & 0x80000000 ? k & 0x7fffffff : ~k) >>> 0;
+
+/** The metric's seed: one for every run and epoch, so every SWD of a run (and of runs on the same photos) uses the same patches and directions. */
+const SWD_SEED = 0x5d;
+/** images G draws per forward pass (the trainer's checkFits makes sure 64 fit) */
+const GENERATED_PER_BATCH = 64;
+
+/**
+ * SWD x 1e3 of what a generator draws against held-out photos: the same number of images, from fixed noise
+ * (the same every epoch and run), drawn by `draw` (the trainer's: GanTraining.sample, as its sample grids).
+ */
+export class SwdEvaluator {
+  readonly heldOut: ImageSet;
+
+  /** `photos`: the held-out images as the cache holds them (HWC RGB bytes, `count` of `size` px) */
+  constructor(photos: Uint8Array, count: number, readonly size: number) {
+    const pixels = new Float32Array(count * 3 * size * size);
+    hwcBytesToNchwFloats(photos, count, size, pixels);
+    this.heldOut = { pixels, count };
+  }
+
+  async evaluate(draw: (noise: Tensor) => Promise<Float32Array>, nz: number): Promise<Evaluation> {
+    const started = performance.now();
+    const { count } = this.heldOut;
+    const pixels = new Float32Array(this.heldOut.pixels.length);
+    const perImage = 3 * this.size * this.size;
+    for (let first = 0; first < count; first += GENERATED_PER_BATCH) {
+      const n = Math.min(GENERATED_PER_BATCH, count - first);
+      const noise = randomNormal([n, nz, 1, 1], 0, 1, mixSeeds(SWD_SEED, first));
+      try {
+        pixels.set(await draw(noise), first * perImage);
+      } finally {
+        noise.dispose();
+      }
+    }
+    const result = await slicedWassersteinDistanceGpu({ pixels, count }, this.heldOut, this.size, SWD_SEED);
+    return { ...result, images: count, seconds: (performance.now() - started) / 1000 };
+  }
+}

@@ -46,7 +46,7 @@ export function numberFlag(values: Record<string, unknown>, name: string, fallba
  * (its npm scripts), `webgpu-dcgan train` through the package's bin anywhere else (bin/webgpu-dcgan.mjs
  * says which in WEBGPU_DCGAN_COMMAND; a script run with plain node is the repository's).
  */
-export function commandLine(script: 'train' | 'train:chrome' | 'generate' | 'bench' | 'export'): string {
+export function commandLine(script: 'train' | 'train:chrome' | 'generate' | 'bench' | 'export' | 'eval' | 'tune-lr'): string {
   const bin = process.env.WEBGPU_DCGAN_COMMAND;
   return bin ? `${bin} ${script.replace(':', '-')}` : `npm run ${script} --`;
 }

@@ -2,14 +2,14 @@
 // RUN/samples/NAME.png and RUN/checkpoint.safetensors (both written atomically), and the terminal
 // progress bar. `npm run train` calls these from the loop directly; `npm run train:chrome` calls them
 // from its HTTP handlers with what the page sends, so the two leave the same files behind.
-import { appendFileSync, existsSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { FileError, fsErrorLine } from '../disk.ts';
 import { writeFileAtomic, writePng } from '../files.ts';
 import { ProgressBar } from '../progress.ts';
 import type { RgbaImage } from '../../train/images.ts';
-import { formatStats, type IterationReport, type LoopOutcome } from '../../train/loop.ts';
-import { CHECKPOINT_FILE } from './paths.ts';
+import { formatStats, type Evaluation, type IterationReport, type LoopOutcome } from '../../train/loop.ts';
+import { BEST_FILE, CHECKPOINT_FILE } from './paths.ts';
 
 export class RunFiles {
   readonly checkpointFile: string;
@@ -38,12 +38,16 @@ export class RunFiles {
     return file;
   }
 
-  /** The latest checkpoint; with `keepAs` ('epoch-005') also RUN/checkpoint-epoch-005.safetensors. */
-  saveCheckpoint(bytes: Uint8Array, keepAs?: string): string {
+  /**
+   * The latest checkpoint; with `keepAs` ('epoch-005') also RUN/checkpoint-epoch-005.safetensors, with `best`
+   * also RUN/best.safetensors (each written whole or not at all: a full disk leaves the previous one).
+   */
+  saveCheckpoint(bytes: Uint8Array, keepAs?: string, best = false): string {
     if (keepAs !== undefined) {
       if (!/^[A-Za-z0-9_-]{1,64}$/.test(keepAs)) throw new Error(`bad checkpoint name '${keepAs}'`);
       writeFileAtomic(path.join(this.runDir, `checkpoint-${keepAs}.safetensors`), bytes);
     }
+    if (best) writeFileAtomic(path.join(this.runDir, BEST_FILE), bytes);
     writeFileAtomic(this.checkpointFile, bytes);
     return this.checkpointFile;
   }
@@ -51,7 +55,28 @@ export class RunFiles {
   keptCheckpoint(): string | null {
     return existsSync(this.checkpointFile) ? this.checkpointFile : null;
   }
+
+  /** The lowest SWD of the log's 'eval' lines (a resumed run's best so far), Infinity when there is none. */
+  bestSwd(): number {
+    if (!existsSync(this.logFile)) return Infinity;
+    let best = Infinity;
+    for (const line of readFileSync(this.logFile, 'utf8').split('\n')) {
+      if (!line.includes('"eval"')) continue;
+      try {
+        const entry = JSON.parse(line) as { event?: string; swd?: unknown };
+        if (entry.event === 'eval' && typeof entry.swd === 'number') best = Math.min(best, entry.swd);
+      } catch {
+        // a torn line: cutLog drops it at the next resume
+      }
+    }
+    return best;
+  }
 }
+
+/** 'SWD x1e3 85.2 (32 px 40.1, 16 px 130.3; 1000 generated vs 1000 held-out photos, 12.3 s)' */
+export const formatEvaluation = (e: Evaluation): string =>
+  `SWD x1e3 ${e.average.toFixed(1)} (${e.levels.map((l) => `${l.resolution} px ${l.swd.toFixed(1)}`).join(', ')}; ` +
+  `${e.images} generated vs ${e.images} held-out photos, ${e.seconds.toFixed(1)} s)`;
 
 /** The per-epoch progress bar on stderr, driven by the loop's events (or the page's, relayed). */
 export class TerminalProgress {
@@ -69,6 +94,11 @@ export class TerminalProgress {
   epochEnd(): void {
     this.bar?.finish();
     this.bar = null;
+  }
+
+  /** The epoch's SWD, on its own line under the finished bar. */
+  evaluation(epoch: number, e: Evaluation, best: boolean): void {
+    console.error(`epoch ${epoch + 1}/${this.epochs}: ${formatEvaluation(e)}${best ? `, the best yet: kept as ${BEST_FILE}` : ''}`);
   }
 }
 

@@ -36,20 +36,24 @@ const TRAIN_FLAGS = {
   beta1: { type: 'string' }, seed: { type: 'string' }, 'max-iters': { type: 'string' },
   'sample-every': { type: 'string' }, patience: { type: 'string' }, 'cache-dir': { type: 'string' },
   'checkpoint-every': { type: 'string' }, 'keep-epochs': { type: 'boolean' }, 'kernel-set': { type: 'string' }, tune: { type: 'string' },
+  holdout: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Options;
 
 export const TRAIN_FLAGS_USAGE = `--data DIR|--data-cache FILE [--match 'dog.*'] [--out RUN] [--epochs 25] [--batch-size 64]
        [--image-size 64] [--ngf 64] [--ndf 64] [--nz 100] [--lr 0.0002] [--beta1 0.5] [--seed 1]
        [--max-iters N] [--sample-every 100] [--patience 50] [--checkpoint-every 10] [--keep-epochs]
-       [--cache-dir DIR] [--kernel-set fast|simple] [--tune auto|off|force]`;
+       [--cache-dir DIR] [--kernel-set fast|simple] [--tune auto|off|force] [--holdout N]`;
 
 export const RESUME_USAGE = `--resume RUN [--epochs N] [--max-iters N] [--lr X] [--beta1 X] [--sample-every N]
        [--patience N] [--checkpoint-every MINUTES] [--keep-epochs] [--data DIR|--data-cache FILE]
        [--cache-dir DIR] [--kernel-set fast|simple] [--tune auto|off|force]`;
 
 /** Flags that define the model or the data a checkpoint was trained on: a resumed run cannot change them. */
-const FIXED_ON_RESUME = ['image-size', 'ngf', 'ndf', 'nz', 'batch-size', 'seed', 'match', 'out'] as const;
+const FIXED_ON_RESUME = ['image-size', 'ngf', 'ndf', 'nz', 'batch-size', 'seed', 'match', 'out', 'holdout'] as const;
+
+/** --holdout's default: 1,000 photos, or a tenth of them when there are fewer than 10,000 */
+const defaultHoldout = (photos: number): number => Math.min(1000, Math.floor(photos / 10));
 
 /** What a run needs besides the training config; saved in RUN/run.json so --resume needs no other flags. */
 interface RunSettings {
@@ -68,6 +72,12 @@ interface RunSettings {
   cacheDir?: string;
   /** the kernel versions (src/kernels/kernel-set.ts): they change speed, not results beyond float rounding */
   kernelSet: KernelSet;
+  /**
+   * photos never trained on, for the SWD at each epoch's end (src/train/swd.ts); chosen by heldOutSplit
+   * (src/train/data/loader.ts). Undefined until prepareRun counts the photos (--holdout, else defaultHoldout);
+   * a run.json without it is a run from before holdouts: 0.
+   */
+  holdout?: number;
 }
 
 const DEFAULT_SETTINGS = { epochs: 25, sampleEvery: 100, patience: 50, checkpointEvery: 10, keepEpochs: false, kernelSet: 'fast' as KernelSet };
@@ -158,7 +168,7 @@ export function planRun(flags: Flags, usage: string, script: 'train' | 'train:ch
     const old = checkpoint.config;
     const current: Record<(typeof FIXED_ON_RESUME)[number], string | number | undefined> = {
       'image-size': old.model.imageSize, ngf: old.model.ngf, ndf: old.model.ndf, nz: old.model.nz,
-      'batch-size': old.batchSize, seed: old.seed, match: saved.match, out: runDir,
+      'batch-size': old.batchSize, seed: old.seed, match: saved.match, out: runDir, holdout: saved.holdout ?? 0,
     };
     for (const name of FIXED_ON_RESUME) {
       const given = flags[name];
@@ -174,7 +184,9 @@ export function planRun(flags: Flags, usage: string, script: 'train' | 'train:ch
     const data = flags.data || flags['data-cache'] ? dataFlags(flags) : { dataDir: saved.dataDir, dataCache: saved.dataCache };
     if (!data.dataDir && !data.dataCache) throw new Error(`${path.join(runDir, 'run.json')} does not say where the photos are: give --data DIR`);
     const config: TrainingConfig = { ...old, lr: lrOf(old.lr), beta1: beta1Of(old.beta1) };
-    const settings: RunSettings = { ...data, match: saved.match, cacheDir: (flags['cache-dir'] as string | undefined) ?? saved.cacheDir, ...later(saved) };
+    const settings: RunSettings = {
+      ...data, match: saved.match, cacheDir: (flags['cache-dir'] as string | undefined) ?? saved.cacheDir, ...later(saved), holdout: saved.holdout ?? 0,
+    };
     const changed: string[] = [];
     const note = (flag: string, before: unknown, after: unknown) => before !== after && changed.push(`--${flag} ${before} → ${after}`);
     note('lr', old.lr, config.lr);
@@ -199,6 +211,7 @@ export function planRun(flags: Flags, usage: string, script: 'train' | 'train:ch
   };
   const settings: RunSettings = {
     ...dataFlags(flags), match: flags.match as string | undefined, cacheDir: flags['cache-dir'] as string | undefined, ...later({}),
+    holdout: flags.holdout === undefined ? undefined : n('holdout', 0, { min: 0 }),
   };
   const out = String(flags.out ?? path.join('runs', new Date().toISOString().replace(/[:.]/g, '-')));
   const runDir = path.resolve(out);
@@ -279,6 +292,11 @@ export async function prepareRun(plan: RunPlan): Promise<PreparedRun> {
     await prebuilt?.cache.close();
     throw new Error(`--batch-size ${config.batchSize} is more than the ${photos} photos ${where}: use --batch-size ${photos} or less, or add photos`);
   }
+  settings.holdout ??= defaultHoldout(photos);
+  if (photos - settings.holdout < config.batchSize) {
+    await prebuilt?.cache.close();
+    throw new Error(`--holdout ${settings.holdout} leaves ${photos - settings.holdout} of the ${photos} photos ${where} to train on, fewer than --batch-size ${config.batchSize}: use a smaller --holdout (0: none)`);
+  }
 
   const created = !existsSync(runDir);
   ensureDir(runDir);
@@ -300,7 +318,7 @@ export async function prepareRun(plan: RunPlan): Promise<PreparedRun> {
     const { cache, report } = prebuilt ?? await prepareDataset({
       dataDir: settings.dataDir!, match: settings.match, imageSize: config.model.imageSize, cacheDir: settings.cacheDir,
     });
-    const loader = new BatchLoader(cache, { batchSize: config.batchSize, seed: config.seed });
+    const loader = new BatchLoader(cache, { batchSize: config.batchSize, seed: config.seed, holdout: settings.holdout });
 
     ensureDir(samplesDir);
     writeFileAtomic(path.join(runDir, 'run.json'), JSON.stringify({ ...settings, config }, null, 2));

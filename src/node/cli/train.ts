@@ -18,6 +18,7 @@ import { commandLine } from './args.ts';
 import { runMain } from './main.ts';
 import { checkFits, parseTrainFlags, planRun, prepareRun, RESUME_USAGE, TRAIN_FLAGS_USAGE } from './run-setup.ts';
 import { RunFiles, TerminalProgress, reportOutcome } from './run-files.ts';
+import { SwdEvaluator } from '../../train/swd.ts';
 import { StopSignals } from './stop-signals.ts';
 
 const USAGE = `usage: ${commandLine('train')} ${TRAIN_FLAGS_USAGE}
@@ -52,7 +53,7 @@ async function main(argv: string[]): Promise<number> {
     }
     console.error(`training with the ${settings.kernelSet} kernels${from}`);
     const initFrom = run.init ? { initFrom: { file: run.init.source, models: Object.keys(run.init.models) } } : {};
-    files.log({ event: 'start', adapter, config, kernelSet: settings.kernelSet, ...initFrom, data: { images: run.report.count, skipped: run.report.skipped.length } });
+    files.log({ event: 'start', adapter, config, kernelSet: settings.kernelSet, ...initFrom, data: { images: run.report.count, skipped: run.report.skipped.length, heldOut: loader.heldOut.length } });
   }
 
   if (settings.kernelSet === 'fast') {
@@ -64,6 +65,10 @@ async function main(argv: string[]): Promise<number> {
     files.log({ event: 'tune', mode: tuned.mode, tuned: tuned.tuned, kept: tuned.kept, seconds: tuned.seconds, changed: tuned.changed });
   }
 
+  // SWD x 1e3 against the held-out photos at each epoch's end (none held out: a run from before --holdout)
+  const heldOut = loader.heldOut;
+  const evaluator = heldOut.length > 0 ? new SwdEvaluator(await run.cache.readImages(heldOut), heldOut.length, config.model.imageSize) : null;
+  if (!evaluator) console.error('note: no photos held out (--holdout 0, or a run started before --holdout): no SWD at the epoch ends');
   const progress = new TerminalProgress(settings.epochs);
   stop.training = true;
   const outcome = await runTraining(
@@ -72,7 +77,9 @@ async function main(argv: string[]): Promise<number> {
       batch: (epoch, index, target) => loader.batch(epoch, index, target),
       log: (entry) => files.log(entry),
       saveSamples: async (name, grid) => files.saveSamples(name, grid),
-      saveCheckpoint: async (bytes, _position, keepAs) => void files.saveCheckpoint(bytes, keepAs),
+      saveCheckpoint: async (bytes, _position, keepAs, best) => void files.saveCheckpoint(bytes, keepAs, best),
+      evaluate: async () => evaluator && evaluator.evaluate((noise) => training.sample(noise), config.model.nz),
+      onEvaluation: (epoch, evaluation, best) => progress.evaluation(epoch, evaluation, best),
       keptCheckpoint: () => files.keptCheckpoint(),
       shouldStop: () => stop.requested !== null,
       onEpochStart: (epoch, start, total) => progress.epochStart(epoch, start, total),
@@ -83,6 +90,7 @@ async function main(argv: string[]): Promise<number> {
       epochs: settings.epochs, maxIters: run.maxIters, sampleEvery: settings.sampleEvery, patience: settings.patience,
       batchesPerEpoch: loader.batchesPerEpoch, position: checkpoint?.position ?? { epoch: 0, batchInEpoch: 0 },
       checkpointEveryMs: settings.checkpointEvery * 60_000, keepEpochs: settings.keepEpochs, retryCommand: run.retryCommand,
+      bestSwd: files.bestSwd(),
     },
   ).finally(() => training.dispose());
   // which kernel versions actually ran (Kernel.name of each), so a --kernel-set simple run can be checked

@@ -5,6 +5,10 @@
 // (seed, e) alone, so batch (e, i) is the same images whether the run started at epoch 0 or was
 // resumed from a checkpoint at (e, i). `batch(epoch, index)` is the primitive; the iterator is
 // sugar over it.
+// Held-out photos (`holdout`, for the trainer's SWD, src/train/swd.ts) are never served: heldOutSplit picks
+// them from the image count alone (a fixed seed, not the run's), so every run on the same photos holds out
+// the same ones and their SWDs compare; the shuffle runs over the rest. With holdout 0 the order is the
+// shuffle of all images, as before holdouts existed (runs started then resume unchanged).
 import { mixSeeds, mulberry32 } from '../../util/seeds.ts';
 
 /**
@@ -27,6 +31,28 @@ interface BatchLoaderOptions {
    * 3-image remainder are noise, and a fixed batch shape keeps the GPU buffers fixed too.
    */
   dropLast?: boolean;
+  /** images held out of training (heldOutSplit), default 0 */
+  holdout?: number;
+}
+
+/** The seed of the held-out split: one for every run, so runs on the same photos hold out the same ones. */
+const HOLDOUT_SEED = 0x401d0;
+
+/**
+ * `holdout` of `count` image indices chosen at random (seeded by the count alone), and the rest: both
+ * ascending. The held-out photos are the first `holdout` of one Fisher–Yates shuffle of all indices.
+ */
+export function heldOutSplit(count: number, holdout: number): { heldOut: Uint32Array; training: Uint32Array } {
+  if (!Number.isInteger(holdout) || holdout < 0 || (holdout > 0 && holdout >= count)) {
+    throw new Error(`cannot hold out ${holdout} of ${count} images: give --holdout between 0 and ${count - 1}`);
+  }
+  const order = shuffledIndices(count, mulberry32(mixSeeds(HOLDOUT_SEED, count)));
+  const heldOut = order.slice(0, holdout).sort();
+  const held = new Uint8Array(count);
+  for (const i of heldOut) held[i] = 1;
+  const training = new Uint32Array(count - holdout);
+  for (let i = 0, t = 0; i < count; i++) if (!held[i]) training[t++] = i;
+  return { heldOut, training };
 }
 
 /** Pixel byte v → v/127.5 − 1, i.e. [0, 255] → [−1, 1], the range of the generator's tanh. */
@@ -36,22 +62,32 @@ export class BatchLoader {
   readonly batchSize: number;
   readonly seed: number;
   readonly dropLast: boolean;
+  /** the cache indices never served (ascending), and those trained on (ascending) */
+  readonly heldOut: Uint32Array;
+  private readonly training: Uint32Array;
   private shuffledEpoch = -1;
   private shuffledOrder: Uint32Array = new Uint32Array(0);
 
-  constructor(readonly cache: ImageSource, { batchSize, seed, dropLast = true }: BatchLoaderOptions) {
+  constructor(readonly cache: ImageSource, { batchSize, seed, dropLast = true, holdout = 0 }: BatchLoaderOptions) {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size must be a positive integer, got ${batchSize}`);
-    if (dropLast && batchSize > cache.count) {
-      throw new Error(`batch size ${batchSize} is larger than the ${cache.count} images in the cache: every batch would be dropped`);
+    ({ heldOut: this.heldOut, training: this.training } = heldOutSplit(cache.count, holdout));
+    if (dropLast && batchSize > this.training.length) {
+      const held = holdout > 0 ? ` (${cache.count} less the ${holdout} held out)` : '';
+      throw new Error(`batch size ${batchSize} is larger than the ${this.training.length} images in the cache${held}: every batch would be dropped`);
     }
     this.batchSize = batchSize;
     this.seed = seed;
     this.dropLast = dropLast;
   }
 
+  /** images served per epoch (the cache less the held-out ones, before dropping a last short batch) */
+  get trainingCount(): number {
+    return this.training.length;
+  }
+
   get batchesPerEpoch(): number {
-    const whole = Math.floor(this.cache.count / this.batchSize);
-    return this.dropLast || this.cache.count % this.batchSize === 0 ? whole : whole + 1;
+    const whole = Math.floor(this.trainingCount / this.batchSize);
+    return this.dropLast || this.trainingCount % this.batchSize === 0 ? whole : whole + 1;
   }
 
   /** [channels, height, width] of one image in a batch. */
@@ -62,7 +98,8 @@ export class BatchLoader {
   /** The cache indices of epoch `epoch`, in the order they are served. */
   epochOrder(epoch: number): Uint32Array {
     if (epoch !== this.shuffledEpoch) {
-      this.shuffledOrder = shuffledIndices(this.cache.count, mulberry32(mixSeeds(this.seed, epoch)));
+      const positions = shuffledIndices(this.training.length, mulberry32(mixSeeds(this.seed, epoch)));
+      this.shuffledOrder = positions.map((p) => this.training[p]);
       this.shuffledEpoch = epoch;
     }
     return this.shuffledOrder;
@@ -77,7 +114,7 @@ export class BatchLoader {
       throw new Error(`batch index ${index} out of range [0, ${this.batchesPerEpoch})`);
     }
     const start = index * this.batchSize;
-    const indices = this.epochOrder(epoch).slice(start, Math.min(start + this.batchSize, this.cache.count));
+    const indices = this.epochOrder(epoch).slice(start, Math.min(start + this.batchSize, this.trainingCount));
     const pixels = await this.cache.readImages(indices);
     const size = this.cache.imageSize;
     const out = target ?? new Float32Array(indices.length * 3 * size * size);

@@ -1,0 +1,85 @@
+// npm run eval -- --checkpoint FILE|RUN [--data DIR|--data-cache FILE] [--holdout N] [--kernel-set fast|simple]
+// The sample quality of a checkpoint: SWD x 1e3 (src/train/swd.ts) of images its generator draws against the
+// photos its run held out of training, the number the trainer logs at each epoch's end. The photos, the filter
+// and the held-out count come from RUN/run.json; --data / --data-cache point at them where they moved.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { nodeDevice } from '../webgpu.ts';
+import { openPrebuiltCache, prepareDataset } from '../data/index.ts';
+import { Generator, seedStream } from '../../model/dcgan.ts';
+import { decodeCheckpoint, loadModel } from '../../train/checkpoint.ts';
+import { sampleImages } from '../../train/gan.ts';
+import { heldOutSplit } from '../../train/data/loader.ts';
+import { SwdEvaluator } from '../../train/swd.ts';
+import { parseKernelSet, useKernelSet } from '../../kernels/kernel-set.ts';
+import { commandLine, numberFlag, parseFlags } from './args.ts';
+import { runMain } from './main.ts';
+import { CHECKPOINT_FILE } from './paths.ts';
+import { formatEvaluation } from './run-files.ts';
+
+const USAGE = `usage: ${commandLine('eval')} --checkpoint FILE|RUN [--data DIR|--data-cache FILE] [--match GLOB] [--holdout N] [--cache-dir DIR]
+       [--kernel-set fast|simple]`;
+const FLAGS = {
+  checkpoint: { type: 'string' }, data: { type: 'string' }, 'data-cache': { type: 'string' }, match: { type: 'string' },
+  holdout: { type: 'string' }, 'cache-dir': { type: 'string' }, 'kernel-set': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+} as const;
+
+interface SavedRun {
+  dataDir?: string;
+  dataCache?: string;
+  match?: string;
+  cacheDir?: string;
+  holdout?: number;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const flags = parseFlags(argv, FLAGS, USAGE);
+  if (flags.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (!flags.checkpoint) throw new Error(`--checkpoint is required\n${USAGE}`);
+  let file = path.resolve(String(flags.checkpoint));
+  if (existsSync(file) && statSync(file).isDirectory()) file = path.join(file, CHECKPOINT_FILE);
+  if (!existsSync(file)) throw new Error(`checkpoint not found: ${file}`);
+  const runJson = path.join(path.dirname(file), 'run.json');
+  let saved: SavedRun = {};
+  if (existsSync(runJson)) {
+    try {
+      saved = JSON.parse(readFileSync(runJson, 'utf8')) as SavedRun;
+    } catch (e) {
+      throw new Error(`${runJson} is not valid JSON (${(e as Error).message}): fix it, or give --data DIR and --holdout N`);
+    }
+  }
+  if (flags.data && flags['data-cache']) throw new Error('give --data DIR or --data-cache FILE, not both');
+  const dataDir = flags.data ? String(flags.data) : flags['data-cache'] ? undefined : saved.dataDir;
+  const dataCache = flags['data-cache'] ? path.resolve(String(flags['data-cache'])) : flags.data ? undefined : saved.dataCache;
+  if (!dataDir && !dataCache) throw new Error(`no run.json beside ${file} says where the photos are: give --data DIR`);
+  const holdout = numberFlag(flags, 'holdout', saved.holdout ?? 0, { min: 0 });
+  if (holdout === 0) {
+    throw new Error(`${file}'s run held out no photos (it started before --holdout, or with --holdout 0): give --holdout N to compare with N of its photos (trained on: the SWD flatters it)`);
+  }
+  const kernels = parseKernelSet(flags['kernel-set'] ?? 'fast');
+  const checkpoint = decodeCheckpoint(readFileSync(file), file);
+  const model = checkpoint.config.model;
+  const match = (flags.match as string | undefined) ?? saved.match;
+
+  const { cache } = dataCache
+    ? await openPrebuiltCache(dataCache, model.imageSize)
+    : await prepareDataset({ dataDir: dataDir!, match, imageSize: model.imageSize, cacheDir: (flags['cache-dir'] as string | undefined) ?? saved.cacheDir });
+  const { heldOut } = heldOutSplit(cache.count, holdout);
+  const evaluator = new SwdEvaluator(await cache.readImages(heldOut), heldOut.length, model.imageSize);
+  await cache.close();
+
+  useKernelSet(kernels); // before any kernel runs
+  await nodeDevice();
+  const generator = new Generator(model, seedStream(0));
+  loadModel(checkpoint, 'netG', generator);
+  const evaluation = await evaluator.evaluate((noise) => sampleImages(generator, noise), model.nz);
+  const where = `epoch ${checkpoint.position.epoch + (checkpoint.position.batchInEpoch > 0 ? 1 : 0)}, iteration ${checkpoint.iteration}`;
+  const shown = path.relative(process.cwd(), file);
+  console.log(`${shown.startsWith('..') ? file : shown} (${where}): ${formatEvaluation(evaluation)}`);
+  return 0;
+}
+
+runMain(() => main(process.argv.slice(2)));
