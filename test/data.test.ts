@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { BatchLoader } from '../src/train/data/loader.ts';
+import { BatchLoader, heldOutSplit } from '../src/train/data/loader.ts';
+import { mixSeeds, mulberry32 } from '../src/util/seeds.ts';
 import { buildCache, openCache, writeAll, type ImageCache } from '../src/node/data/cache.ts';
 import { decodeSquare } from '../src/node/data/decode.ts';
 import { prepareDataset } from '../src/node/data/index.ts';
@@ -381,5 +382,52 @@ describe.skipIf(!hasDogs)('on real dog photos (first 12 of ../shared/data/dogs)'
     expect(() => new BatchLoader(cache, { batchSize: 13, seed: 1 })).toThrow(/batch size 13 is larger than the 12 images/);
     await expect(prepareDataset({ dataDir: path.join(dataDir, 'missing'), imageSize: size, cacheDir, quiet: true }))
       .rejects.toThrow(/image folder does not exist/);
+  });
+});
+
+describe('held-out photos (--holdout)', () => {
+  /** 40 one-pixel images whose byte is their index: what a batch holds says which images it served */
+  const source = {
+    count: 40,
+    imageSize: 1,
+    readImages: async (indices: ArrayLike<number>) => Uint8Array.from(Array.from(indices).flatMap((i) => [i, i, i])),
+  };
+  const served = async (loader: BatchLoader, epoch: number) => {
+    const out: number[] = [];
+    for (let b = 0; b < loader.batchesPerEpoch; b++) for (const v of (await loader.batch(epoch, b)).filter((_, k) => k % 3 === 0)) out.push(Math.round((v + 1) * 127.5));
+    return out;
+  };
+
+  it('are chosen by the image count alone, never served, and the rest are served once per epoch', async () => {
+    const loader = new BatchLoader(source, { batchSize: 5, seed: 7, holdout: 6 });
+    const other = new BatchLoader(source, { batchSize: 4, seed: 8, holdout: 6 });
+    expect(loader.heldOut).toHaveLength(6);
+    expect([...other.heldOut]).toEqual([...loader.heldOut]); // another run seed and batch size: the same photos
+    expect([...heldOutSplit(40, 6).heldOut]).toEqual([...loader.heldOut]);
+    expect([...heldOutSplit(41, 6).heldOut]).not.toEqual([...loader.heldOut]);
+    expect(loader.trainingCount).toBe(34);
+    expect(loader.batchesPerEpoch).toBe(6); // 34 / 5, the short batch dropped
+    for (const epoch of [0, 1]) {
+      const images = await served(loader, epoch);
+      expect(images).toHaveLength(30);
+      expect(new Set(images).size).toBe(30);
+      for (const i of loader.heldOut) expect(images).not.toContain(i);
+    }
+  });
+
+  it('holdout 0 serves the shuffle of all images, as runs from before --holdout had it', async () => {
+    const loader = new BatchLoader(source, { batchSize: 5, seed: 7 });
+    expect(loader.heldOut).toHaveLength(0);
+    const order = [...loader.epochOrder(3)];
+    // Fisher–Yates over 0..39 with the (seed, epoch) stream, written out here
+    const random = mulberry32(mixSeeds(7, 3));
+    const expected = Array.from({ length: 40 }, (_, i) => i);
+    for (let i = 39; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [expected[i], expected[j]] = [expected[j], expected[i]];
+    }
+    expect(order).toEqual(expected);
+    expect(() => new BatchLoader(source, { batchSize: 5, seed: 7, holdout: 40 })).toThrow(/cannot hold out 40 of 40 images: give --holdout between 0 and 39/);
+    expect(() => new BatchLoader(source, { batchSize: 5, seed: 7, holdout: 37 })).toThrow(/batch size 5 is larger than the 3 images in the cache \(40 less the 37 held out\)/);
   });
 });

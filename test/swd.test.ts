@@ -8,6 +8,8 @@ import { decodeSquare } from '../src/node/data/decode.ts';
 import { hwcBytesToNchwFloats } from '../src/train/data/loader.ts';
 import { laplacianPyramid, slicedWassersteinDistance, swdResolutions } from '../src/reference/swd.ts';
 import { RadixSorter, slicedWassersteinDistanceGpu } from '../src/train/swd.ts';
+import { GanTraining, type TrainingConfig } from '../src/train/gan.ts';
+import { runTraining } from '../src/train/loop.ts';
 import { mulberry32 } from '../src/util/seeds.ts';
 import { useGpu } from './support/node-device.ts';
 
@@ -127,5 +129,47 @@ describe.skipIf(!hasDogs)(`slicedWassersteinDistance on ${COUNT} dog photos of $
     expect(Math.abs(gpu.average - reference.average) / reference.average).toBeLessThan(1e-4);
     const same = await slicedWassersteinDistanceGpu({ pixels: realA, count: COUNT }, { pixels: realA, count: COUNT }, SIZE, 1);
     expect(same.average).toBe(0);
+  });
+});
+
+describe('SWD in the training loop', () => {
+  const config: TrainingConfig = { model: { imageSize: 16, nz: 8, ngf: 4, ndf: 4, nc: 3 }, batchSize: 4, lr: 2e-4, beta1: 0.5, seed: 5 };
+
+  /** three epochs of two steps whose evaluations return `swds` in turn; what the loop logged and saved */
+  async function run(swds: number[], bestSwd?: number) {
+    const training = new GanTraining(config, 4);
+    const log: Record<string, unknown>[] = [];
+    const saved: { epoch: number; best: boolean }[] = [];
+    const shown: boolean[] = [];
+    let epochs = 0;
+    try {
+      await runTraining(training, {
+        batch: async (epoch, index, target) => target.map((_, i) => Math.sin(i * 0.37 + epoch * 7.1 + index * 1.3)),
+        log: (entry) => void log.push(entry),
+        saveSamples: async (name) => name,
+        saveCheckpoint: async (_bytes, position, _keepAs, best) => void saved.push({ epoch: position.epoch, best: best ?? false }),
+        keptCheckpoint: () => null,
+        shouldStop: () => false,
+        evaluate: async () => ({ levels: [{ resolution: 16, swd: swds[epochs] }], average: swds[epochs++], images: 4, seconds: 0.1 }),
+        onEvaluation: (_epoch, _e, best) => void shown.push(best),
+      }, { epochs: swds.length, maxIters: Infinity, sampleEvery: 100, patience: 50, batchesPerEpoch: 2, position: { epoch: 0, batchInEpoch: 0 }, bestSwd });
+    } finally {
+      training.dispose();
+    }
+    return { evals: log.filter((e) => e.event === 'eval'), saved, shown };
+  }
+
+  it("logs each epoch's SWD and keeps the epoch with the lowest yet as the best checkpoint", async () => {
+    const { evals, saved, shown } = await run([50, 40, 45]);
+    expect(evals.map((e) => [e.epoch, e.iteration, e.swd, e.best])).toEqual([[1, 2, 50, true], [2, 4, 40, true], [3, 6, 45, false]]);
+    expect(evals[0].levels).toEqual({ 16: 50 });
+    expect(shown).toEqual([true, true, false]);
+    // each epoch's end is checkpointed once (held, then written after the next healthy step; the last at once)
+    expect(saved).toEqual([{ epoch: 1, best: true }, { epoch: 2, best: true }, { epoch: 3, best: false }]);
+  });
+
+  it('a resumed run keeps its best so far: only a lower SWD replaces it', async () => {
+    const { saved } = await run([50, 30], 35);
+    expect(saved.map((s) => s.best)).toEqual([false, true]);
   });
 });

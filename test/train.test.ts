@@ -52,7 +52,13 @@ describe('npm run train / generate', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout + r.stderr).toMatch(/WebGPU adapter: /);
     const lines = logLines(out);
-    expect(lines).toHaveLength(6); // 12 photos / batch 4 = 3 iterations per epoch
+    expect(lines).toHaveLength(4); // 12 photos less 1 held out (--holdout's default: a tenth) / batch 4 = 2 iterations per epoch
+    // each epoch's end: SWD x 1e3 of 1 generated image against the held-out photo, and the best epoch's checkpoint
+    const evals = readFileSync(path.join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.event === 'eval');
+    expect(evals.map((e) => [e.epoch, e.images])).toEqual([[1, 1], [2, 1]]);
+    for (const e of evals) expect(e.swd).toBeGreaterThan(0);
+    expect(r.stderr).toMatch(/epoch 1\/2: SWD x1e3 [\d.]+ \(16 px [\d.]+; 1 generated vs 1 held-out photos, [\d.]+ s\), the best yet: kept as best.safetensors/);
+    expect(existsSync(path.join(out, 'best.safetensors'))).toBe(true);
     for (const l of lines) for (const k of ['lossD', 'lossG', 'dReal', 'dFakeBefore', 'dFakeAfter']) expect(Number.isFinite(l[k])).toBe(true);
     const grid = readPng(path.join(out, 'samples', 'epoch-002.png'));
     expect([grid.width, grid.height]).toEqual([8 * 18 + 2, 8 * 18 + 2]); // 64 samples of 16 px, 2 px borders
@@ -202,7 +208,7 @@ describe('--kernel-set', () => {
   it('simple and fast kernels train the same losses, and the simple run dispatches no fast kernel', async () => {
     const runs = { simple: path.join(tmp, 'set-simple'), fast: path.join(tmp, 'set-fast') };
     for (const [set, out] of Object.entries(runs)) {
-      const r = await cli('train', ['--data', photos, '--out', out, '--epochs', '1', '--max-iters', '3', '--kernel-set', set, ...TINY]);
+      const r = await cli('train', ['--data', photos, '--out', out, '--epochs', '1', '--max-iters', '3', '--kernel-set', set, '--holdout', '0', ...TINY]);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toContain(`training with the ${set} kernels`);
       expect(logEvent(out, 'start').kernelSet).toBe(set);
