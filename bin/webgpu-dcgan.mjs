@@ -34,6 +34,7 @@ const COMMANDS = {
   train: ['src/node/cli/train.ts', 'train the DCGAN on a folder of photos (or --resume RUN)'],
   generate: ['src/node/cli/generate.ts', 'draw images from a checkpoint'],
   eval: ['src/node/cli/eval.ts', "a checkpoint's SWD against the photos its run held out"],
+  'tune-lr': ['src/node/cli/tune-lr.ts', 'short runs per learning rate, ranked by SWD'],
   'train-chrome': ['src/node/cli/train-chrome.ts', 'train in headless Chromium (the page of web/)'],
   bench: ['bench/bench.ts', 'profile the kernels and a training iteration on this adapter'],
   export: ['src/node/cli/export.ts', 'write a checkpoint as a plain PyTorch state_dict'],

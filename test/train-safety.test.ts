@@ -16,7 +16,7 @@ import { writeSyntheticPhotos } from './support/photos.ts';
 const ROOT = path.resolve(import.meta.dirname, '..');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'dcgan-safety-test-'));
 const photos = path.join(tmp, 'photos');
-const TINY = ['--image-size', '16', '--ngf', '4', '--ndf', '4', '--nz', '8', '--batch-size', '4', '--sample-every', '2', '--cache-dir', path.join(tmp, 'cache')];
+const TINY = ['--image-size', '16', '--ngf', '4', '--ndf', '4', '--nz', '8', '--batch-size', '4', '--sample-every', '2', '--holdout', '0', '--cache-dir', path.join(tmp, 'cache')];
 const NODE_ARGS = ['--import', 'tsx', '--import', './scripts/register-wgsl.mjs', 'src/node/cli/train.ts'];
 /** SIGKILLs of the resume-equality test: KILLS=20 for the closing figures, 4 in CI */
 const KILLS = Number(process.env.KILLS ?? 4);

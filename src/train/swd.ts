@@ -2,15 +2,16 @@
 // computed as src/reference/swd.ts specifies it, with the same seeded patch centres and directions, in float32.
 // Where each part runs, by measurement on lavapipe (2 cores) at 1,000 images of 32 px (README, "Sample quality"):
 //   - the Laplacian pyramid and the patch gather: on the CPU, 128 images at a time (a few % of the time);
+//     each set's descriptors go up as one tensor when the adapter's buffer limit allows (1,000 images: 75 MB);
 //   - the projections, [147 x patches] descriptors onto 512 directions, a GEMM of 2 x 19 G multiply-adds: the
 //     engine's conv2d kernel as a 1x1 conv, x [1, 147, 1, patches] (the descriptor components as channels),
 //     w [directions, 147, 1, 1]: y [1, directions, 1, patches] has one row per direction, ready to sort;
 //   - the standardisation (per set and colour channel) folded into that conv instead of a pass over the
 //     descriptors: Σ_ck d_ck (x_ck − m_c)/s_c = Σ_ck (d_ck/s_c) x_ck − Σ_c (m_c/s_c) Σ_k d_ck, a weight and a bias
 //     per set;
-//   - the sorts (1,024 rows of 128,000 per level): on the CPU, an LSD radix sort on the floats' bits, while
-//     the GPU projects the next rows.
+//   - the sorts (1,024 rows of 128,000 per level): on the CPU, an LSD radix sort on the floats' bits.
 // No Node imports: the page computes it with the same code.
+import { gpu } from '../gpu/context.ts';
 import { Tensor } from '../gpu/tensor.ts';
 import { conv2dForward } from '../kernels/conv.ts';
 import { randomNormal } from '../kernels/random.ts';
@@ -22,10 +23,21 @@ import {
   SWD_DESCRIPTOR_LENGTH, SWD_DIRECTIONS, SWD_PATCH_SIZE, SWD_PATCHES_PER_IMAGE, type SwdResult,
 } from '../reference/swd.ts';
 
-/** images per chunk of patches: one upload, one tensor, one conv per direction block (the tests take fewer) */
-const IMAGES_PER_CHUNK = 128;
-/** directions projected per dispatch: 2 · 32 rows of patches in JS at once, twice (one block in flight) */
-const DIRECTIONS_PER_BLOCK = 32;
+/** directions projected per dispatch: 128 rows fill the GEMM's 128 tile (on lavapipe 0.8 G multiply-adds/s, 64 rows 0.6) */
+const DIRECTIONS_PER_BLOCK = 128;
+/** images whose pyramid is computed at once (float64: bounded memory) */
+const PYRAMID_BATCH = 128;
+
+/**
+ * Images per chunk of patches (one upload, one tensor, one conv per direction block): as many as both the
+ * descriptors and a block's projections allow in one buffer, so that usually each set is one chunk and a
+ * direction's row is a view of the read-back, not a copy. (The tests take fewer.)
+ */
+function imagesPerChunk(): number {
+  const { limits } = gpu().device;
+  const bytes = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  return Math.max(1, Math.floor(bytes / (4 * SWD_PATCHES_PER_IMAGE * Math.max(SWD_DESCRIPTOR_LENGTH, DIRECTIONS_PER_BLOCK))));
+}
 
 /** A set of `count` RGB images of `size` px, NCHW, any pixel scale (SWD standardises). */
 interface ImageSet {
@@ -58,11 +70,18 @@ function levelDescriptors(set: ImageSet, size: number, level: number, seed: numb
   const perImage = 3 * size * size;
   for (let first = 0; first < set.count; first += imagesPerChunk) {
     const images = Math.min(imagesPerChunk, set.count - first);
-    const pyramid = laplacianPyramid(set.pixels.subarray(first * perImage, (first + images) * perImage), images, size)[level];
     const patches = images * SWD_PATCHES_PER_IMAGE;
     const x = new Float32Array(SWD_DESCRIPTOR_LENGTH * patches);
+    let pyramid: Float64Array = new Float64Array(0);
+    let pyramidFirst = 0;
     for (let p = 0; p < patches; p++) {
-      const image = Math.floor(p / SWD_PATCHES_PER_IMAGE);
+      const inChunk = Math.floor(p / SWD_PATCHES_PER_IMAGE);
+      if (inChunk % PYRAMID_BATCH === 0 && p % SWD_PATCHES_PER_IMAGE === 0) {
+        const batch = Math.min(PYRAMID_BATCH, images - inChunk);
+        pyramidFirst = first + inChunk;
+        pyramid = laplacianPyramid(set.pixels.subarray(pyramidFirst * perImage, (pyramidFirst + batch) * perImage), batch, size)[level];
+      }
+      const image = first + inChunk - pyramidFirst;
       const at = 2 * (first * SWD_PATCHES_PER_IMAGE + p);
       const [cy, cx] = [centres[at], centres[at + 1]];
       for (let c = 0; c < 3; c++) {
@@ -128,6 +147,10 @@ function project(sets: LevelDescriptors[], directions: Float64Array, first: numb
     let next = 0;
     return sets.map((set) => {
       const total = set.columns.reduce((a, b) => a + b, 0);
+      if (set.columns.length === 1) {
+        const y = values[next++]; // one chunk: each direction's row is a view of the read-back
+        return Array.from({ length: count }, (_, d) => y.subarray(d * total, (d + 1) * total));
+      }
       const rows = Array.from({ length: count }, () => new Float32Array(total));
       let at = 0;
       for (const cols of set.columns) {
@@ -144,21 +167,19 @@ function project(sets: LevelDescriptors[], directions: Float64Array, first: numb
  * SWD x 1e3 between two image sets of `count` images of `size` px, as slicedWassersteinDistance of
  * src/reference/swd.ts computes it for the same seed (up to float32 rounding).
  */
-export async function slicedWassersteinDistanceGpu(a: ImageSet, b: ImageSet, size: number, seed: number, imagesPerChunk = IMAGES_PER_CHUNK): Promise<SwdResult> {
+export async function slicedWassersteinDistanceGpu(a: ImageSet, b: ImageSet, size: number, seed: number, chunk = imagesPerChunk()): Promise<SwdResult> {
   if (a.count !== b.count) throw new Error(`SWD compares sets of equal size, got ${a.count} and ${b.count} images`);
   for (const s of [a, b]) if (s.pixels.length !== s.count * 3 * size * size) throw new Error(`SWD: ${s.pixels.length} values for ${s.count}x3x${size}x${size}`);
   const sorter = new RadixSorter(a.count * SWD_PATCHES_PER_IMAGE);
   const levels: SwdResult['levels'] = [];
   for (const [level, resolution] of swdResolutions(size).entries()) {
-    const sets = [levelDescriptors(a, size, level, seed, imagesPerChunk), levelDescriptors(b, size, level, seed, imagesPerChunk)];
+    const sets = [levelDescriptors(a, size, level, seed, chunk), levelDescriptors(b, size, level, seed, chunk)];
     const directions = unitDirections(seed, level);
     let total = 0;
     try {
-      let pending = project(sets, directions, 0, DIRECTIONS_PER_BLOCK);
+      // one block at a time: on a CPU adapter the GPU and the sorts share the cores, and memory stays at one block
       for (let first = 0; first < SWD_DIRECTIONS; first += DIRECTIONS_PER_BLOCK) {
-        const [rowsA, rowsB] = await pending;
-        const next = first + DIRECTIONS_PER_BLOCK;
-        if (next < SWD_DIRECTIONS) pending = project(sets, directions, next, Math.min(DIRECTIONS_PER_BLOCK, SWD_DIRECTIONS - next));
+        const [rowsA, rowsB] = await project(sets, directions, first, Math.min(DIRECTIONS_PER_BLOCK, SWD_DIRECTIONS - first));
         for (let d = 0; d < rowsA.length; d++) total += sorter.sortedDistance(rowsA[d], rowsB[d]);
       }
     } finally {

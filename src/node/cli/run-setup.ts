@@ -53,7 +53,7 @@ export const RESUME_USAGE = `--resume RUN [--epochs N] [--max-iters N] [--lr X] 
 const FIXED_ON_RESUME = ['image-size', 'ngf', 'ndf', 'nz', 'batch-size', 'seed', 'match', 'out', 'holdout'] as const;
 
 /** --holdout's default: 1,000 photos, or a tenth of them when there are fewer than 10,000 */
-const defaultHoldout = (photos: number): number => Math.min(1000, Math.floor(photos / 10));
+export const defaultHoldout = (photos: number): number => Math.min(1000, Math.floor(photos / 10));
 
 /** What a run needs besides the training config; saved in RUN/run.json so --resume needs no other flags. */
 interface RunSettings {
