@@ -69,6 +69,10 @@ const dChart = new LineChart(
   [0, 1],
 );
 
+const swdChart = new LineChart($<HTMLCanvasElement>('chart-swd'), 'SWD x1e3 against held-out photos (lower is better; train:chrome runs)', [
+  { label: 'SWD', color: '#d1495b' },
+]);
+
 const dash: DashboardState = {
   ready: false, state: 'idle', adapter: null, software: false, iteration: 0, error: null, outcome: null, samplesPainted: 0, held: false,
   stop: () => session.stop(),
@@ -94,6 +98,11 @@ const session = new Session({
   },
   onEpochEnd: (epoch) => {
     if (serverMode) void sendEvent({ type: 'epoch-end', epoch });
+  },
+  onEvaluation: (epoch, evaluation, best) => {
+    swdChart.push(dash.iteration, [evaluation.average]);
+    setStatus(`epoch ${epoch + 1}: SWD x1e3 ${evaluation.average.toFixed(1)} (${evaluation.images} generated vs ${evaluation.images} held-out photos, ${evaluation.seconds.toFixed(1)} s)${best ? ', the best yet' : ''}`);
+    if (serverMode) void sendEvent({ type: 'eval', epoch, evaluation, best });
   },
   onSamples: (name, grid) => showSamples(name, grid),
   onHold: (held) => {
@@ -234,6 +243,7 @@ async function start(): Promise<void> {
       session.create(config);
       lossChart.clear();
       dChart.clear();
+      swdChart.clear();
     }
     lockModelFields(true);
     const training = session.training!;
@@ -245,6 +255,7 @@ async function start(): Promise<void> {
           epochs: run!.epochs, maxIters: run!.maxIters ?? Infinity, sampleEvery: run!.sampleEvery, patience: run!.patience,
           checkpointEveryMs: run!.checkpointEveryMinutes * 60_000, keepEpochs: run!.keepEpochs,
           retryCommand: (lr, resumable) => (resumable ? run!.resumeCommand : run!.retryCommand).replace('{lr}', String(lr)),
+          bestSwd: run!.bestSwd ?? undefined,
         }
       : settingsFromForm();
     if (training.iteration === 0 && serverMode) {
@@ -339,6 +350,7 @@ function wire(): void {
     lockModelFields(false);
     lossChart.clear();
     dChart.clear();
+    swdChart.clear();
     updateButtons();
   });
   $('download').addEventListener('click', async () => {
@@ -357,6 +369,7 @@ function wire(): void {
       lockModelFields(true);
       lossChart.clear();
       dChart.clear();
+      swdChart.clear();
       showSamples(`${file.name}, iteration ${training.iteration}`, await sampleGrid(training));
       setStatus(`loaded ${file.name}: iteration ${training.iteration}, epoch ${session.position.epoch + 1}; Continue trains on from there`);
     } catch (e) {

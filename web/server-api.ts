@@ -4,6 +4,7 @@
 import { hwcBytesToNchwFloats } from '../src/train/data/loader.ts';
 import type { RgbaImage } from '../src/train/images.ts';
 import { API, type PageEvent, type RunDescription } from '../src/train/protocol.ts';
+import { SwdEvaluator } from '../src/train/swd.ts';
 import type { DataSource, RunStore } from './session.ts';
 
 async function ok(response: Response, what: string): Promise<Response> {
@@ -27,8 +28,17 @@ export async function fetchCheckpoint(): Promise<Uint8Array> {
 
 export function serverData(run: RunDescription): DataSource {
   const { batchSize, model } = run.config;
+  let evaluator: Promise<SwdEvaluator> | null = null;
   return {
     batchesPerEpoch: run.batchesPerEpoch,
+    // the SWD against the run's held-out photos, fetched once
+    evaluate: run.heldOut === 0 ? undefined : async (draw, nz) => {
+      evaluator ??= (async () => {
+        const response = await ok(await fetch(`${API}/heldout`), 'GET /api/heldout');
+        return new SwdEvaluator(new Uint8Array(await response.arrayBuffer()), run.heldOut, model.imageSize);
+      })();
+      return (await evaluator).evaluate(draw, nz);
+    },
     async batch(epoch, index, target) {
       const response = await ok(await fetch(`${API}/batch?epoch=${epoch}&index=${index}`), `batch ${index} of epoch ${epoch}`);
       const pixels = new Uint8Array(await response.arrayBuffer());
@@ -50,8 +60,9 @@ export function serverStore(run: RunDescription): RunStore {
       const response = await ok(await fetch(url, { method: 'POST', body: grid.data as Uint8Array<ArrayBuffer> }), `POST ${url}`);
       return ((await response.json()) as { file: string }).file;
     },
-    async saveCheckpoint(bytes, _position, keepAs) {
-      const url = `${API}/checkpoint${keepAs ? `?keep=${encodeURIComponent(keepAs)}` : ''}`;
+    async saveCheckpoint(bytes, _position, keepAs, best) {
+      const query = [keepAs ? `keep=${encodeURIComponent(keepAs)}` : '', best ? 'best=1' : ''].filter(Boolean).join('&');
+      const url = `${API}/checkpoint${query ? `?${query}` : ''}`;
       await ok(await fetch(url, { method: 'POST', body: bytes as Uint8Array<ArrayBuffer> }), `POST ${url}`);
       saved = true;
     },

@@ -4,7 +4,8 @@
 // views, checkpoint downloads) so it never lands in the middle of a training step.
 import { GanTraining, type TrainingConfig } from '../src/train/gan.ts';
 import { decodeCheckpoint, encodeCheckpoint, restoreTraining, type TrainingPosition } from '../src/train/checkpoint.ts';
-import { runTraining, type IterationReport, type LoopOutcome, type TrainingHost } from '../src/train/loop.ts';
+import { runTraining, type Evaluation, type IterationReport, type LoopOutcome, type TrainingHost } from '../src/train/loop.ts';
+import type { Tensor } from '../src/gpu/tensor.ts';
 import type { RgbaImage } from '../src/train/images.ts';
 
 export type SessionState = 'idle' | 'running' | 'paused' | 'stopping' | 'finished' | 'error';
@@ -13,6 +14,8 @@ export type SessionState = 'idle' | 'running' | 'paused' | 'stopping' | 'finishe
 export interface DataSource {
   batchesPerEpoch: number;
   batch(epoch: number, index: number, target: Float32Array): Promise<Float32Array>;
+  /** SWD x 1e3 of what `draw` makes against held-out photos (src/train/swd.ts), at each epoch's end; absent: none held out */
+  evaluate?(draw: (noise: Tensor) => Promise<Float32Array>, nz: number): Promise<Evaluation>;
 }
 
 /** Where the run's outputs go: memory in a plain page, the run folder through train:chrome's API. */
@@ -26,6 +29,8 @@ export interface RunSettings {
   checkpointEveryMs?: number;
   keepEpochs?: boolean;
   retryCommand?: (lr: number, resumable: boolean) => string;
+  /** the run's lowest SWD so far (a resume) */
+  bestSwd?: number;
 }
 
 export interface SessionEvents {
@@ -33,6 +38,7 @@ export interface SessionEvents {
   onEpochStart?(epoch: number, startIndex: number, batchesPerEpoch: number): void;
   onIteration?(report: IterationReport): void;
   onEpochEnd?(epoch: number): void;
+  onEvaluation?(epoch: number, evaluation: Evaluation, best: boolean): void;
   onSamples?(name: string, grid: RgbaImage): void;
   /** true while the loop waits at the pause gate (the step in flight when Pause was pressed has ended) */
   onHold?(held: boolean): void;
@@ -103,6 +109,8 @@ export class Session {
             this.events.onIteration?.(report);
           },
           onEpochEnd: (epoch) => this.events.onEpochEnd?.(epoch),
+          evaluate: data.evaluate && (async () => data.evaluate!((noise) => training.sample(noise), training.config.model.nz)),
+          onEvaluation: (...a) => this.events.onEvaluation?.(...a),
         },
         { ...settings, batchesPerEpoch: data.batchesPerEpoch, position: this.position },
       );

@@ -7,16 +7,17 @@
 //   GET  /api/batch?epoch=E&index=I    → batch I of epoch E as uint8 HWC RGB bytes, from the Node cache
 //                                        with BatchLoader's seeded shuffle (so batches equal `npm run train`'s)
 //   GET  /api/checkpoint               → RUN/checkpoint.safetensors (404 when there is none)
+//   GET  /api/heldout                  → the run's held-out photos (--holdout) as uint8 HWC RGB bytes, for the SWD
 //   POST /api/log                      ← one log entry (JSON), appended to RUN/log.jsonl
 //   POST /api/samples?name=N&width=W&height=H  ← RGBA bytes → RUN/samples/N.png; answers {file}
-//   POST /api/checkpoint[?keep=epoch-NNN] ← safetensors bytes → RUN/checkpoint.safetensors (atomic), and with
-//                                        keep also RUN/checkpoint-epoch-NNN.safetensors; answers {file}
+//   POST /api/checkpoint[?keep=epoch-NNN][&best=1] ← safetensors bytes → RUN/checkpoint.safetensors (atomic), and with
+//                                        keep also RUN/checkpoint-epoch-NNN.safetensors, with best RUN/best.safetensors; answers {file}
 //   POST /api/event                    ← PageEvent (JSON): progress for the terminal, the end of the run
 //   GET  /api/tuning?adapter=KEY        → the conv tuner's kept choices for that adapter (empty when none yet)
 //   POST /api/tuning?adapter=KEY        ← the choices (JSON text), kept under Node's cache folder (src/node/tune-store.ts),
 //                                        since each train:chrome run starts Chromium with a fresh profile
 import type { StepStats, TrainingConfig } from './gan.ts';
-import type { LoopOutcome } from './loop.ts';
+import type { Evaluation, LoopOutcome } from './loop.ts';
 import type { KernelSet } from '../kernels/kernel-set.ts';
 import type { TuneMode } from './tune.ts';
 
@@ -46,6 +47,10 @@ export interface RunDescription {
   /** true when RUN/checkpoint.safetensors is to be continued (--resume) */
   resume: boolean;
   checkpointFile: string;
+  /** photos held out of training (GET /api/heldout): the page computes their SWD at each epoch's end; 0: none */
+  heldOut: number;
+  /** the run's lowest SWD so far (a resume), null when none */
+  bestSwd: number | null;
 }
 
 export type PageEvent =
@@ -53,6 +58,7 @@ export type PageEvent =
   | { type: 'epoch-start'; epoch: number; startIndex: number; batchesPerEpoch: number }
   | { type: 'iteration'; epoch: number; batch: number; batchesPerEpoch: number; iteration: number; stats: StepStats; imagesPerSecond: number }
   | { type: 'epoch-end'; epoch: number }
+  | { type: 'eval'; epoch: number; evaluation: Evaluation; best: boolean }
   | { type: 'message'; text: string }
   | { type: 'end'; outcome: LoopOutcome }
   | { type: 'error'; message: string };

@@ -55,6 +55,7 @@ function apiPlugin(run: PreparedRun, files: RunFiles, onEvent: (e: PageEvent) =>
     sampleEvery: settings.sampleEvery, patience: settings.patience, batchesPerEpoch: loader.batchesPerEpoch,
     checkpointEveryMinutes: settings.checkpointEvery, keepEpochs: settings.keepEpochs, kernelSet: settings.kernelSet, tune: run.tune, retryCommand: run.retryCommand('{lr}', false), resumeCommand: run.retryCommand('{lr}', true),
     images: run.report.count, skipped: run.report.skipped.length, resume: run.checkpoint !== null, checkpointFile: files.checkpointFile,
+    heldOut: loader.heldOut.length, bestSwd: Number.isFinite(files.bestSwd()) ? files.bestSwd() : null,
   };
   const integer = (url: URL, name: string) => {
     const v = Number(url.searchParams.get(name));
@@ -75,6 +76,10 @@ function apiPlugin(run: PreparedRun, files: RunFiles, onEvent: (e: PageEvent) =>
         const pixels = await cache.readImages(indices);
         return send(res, 200, Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength));
       }
+      case 'GET /heldout': {
+        const pixels = await cache.readImages(loader.heldOut);
+        return send(res, 200, Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength));
+      }
       case 'GET /checkpoint':
         if (!existsSync(files.checkpointFile)) return send(res, 404, `no checkpoint at ${files.checkpointFile}`);
         return send(res, 200, readFileSync(files.checkpointFile));
@@ -87,7 +92,7 @@ function apiPlugin(run: PreparedRun, files: RunFiles, onEvent: (e: PageEvent) =>
         return send(res, 200, { file: files.saveSamples(url.searchParams.get('name') ?? '', { width, height, data }) });
       }
       case 'POST /checkpoint':
-        return send(res, 200, { file: files.saveCheckpoint(new Uint8Array(await readBody(req)), url.searchParams.get('keep') ?? undefined) });
+        return send(res, 200, { file: files.saveCheckpoint(new Uint8Array(await readBody(req)), url.searchParams.get('keep') ?? undefined, url.searchParams.get('best') === '1') });
       case 'GET /tuning': {
         // none kept yet: an empty 200, not a 404, which the page's console would print as an error
         return send(res, 200, (await tuningStore(url).read()) ?? '');
@@ -159,6 +164,9 @@ async function main(argv: string[]): Promise<number> {
         break;
       case 'epoch-end':
         progress.epochEnd();
+        break;
+      case 'eval':
+        progress.evaluation(e.epoch, e.evaluation, e.best);
         break;
       case 'end':
         progress.epochEnd();
