@@ -33,11 +33,11 @@ const PACKAGE = fileURLToPath(new URL('..', import.meta.url));
 const COMMANDS = {
   train: ['src/node/cli/train.ts', 'train the DCGAN on a folder of photos (or --resume RUN)'],
   generate: ['src/node/cli/generate.ts', 'draw images from a checkpoint'],
-  eval: ['src/node/cli/eval.ts', "a checkpoint's SWD against the photos its run held out"],
-  'tune-lr': ['src/node/cli/tune-lr.ts', 'short runs per learning rate, ranked by SWD'],
   'train-chrome': ['src/node/cli/train-chrome.ts', 'train in headless Chromium (the page of web/)'],
   bench: ['bench/bench.ts', 'profile the kernels and a training iteration on this adapter'],
   export: ['src/node/cli/export.ts', 'write a checkpoint as a plain PyTorch state_dict'],
+  eval: ['src/node/cli/eval.ts', "a checkpoint's SWD against the photos its run held out"],
+  'tune-lr': ['src/node/cli/tune-lr.ts', 'short runs per learning rate, ranked by SWD'],
 };
 
 /** The lines Dawn writes to fd 2 that a user has no use for (see above). */
@@ -64,7 +64,7 @@ if (!entry) {
 /** Started by this repository's own `npm run train` (…), whose lines say `npm run train --`. */
 function underOurNpmScript() {
   const script = process.env.npm_lifecycle_event ?? '';
-  return process.env.npm_package_name === 'webgpu-dcgan' && ['train', 'train:chrome', 'generate', 'bench', 'export'].includes(script);
+  return process.env.npm_package_name === 'webgpu-dcgan' && ['train', 'train:chrome', 'generate', 'bench', 'export', 'eval', 'tune-lr'].includes(script);
 }
 
 const child = spawn(

@@ -92,7 +92,7 @@ describe('the package, installed', () => {
     expect(readdirSync(path.join(project, 'drawn')).sort()).toEqual(['dog-0000.png', 'dog-0001.png', 'dog-0002.png', 'dog-0003.png', 'grid.png']);
     const usage = await npx(['no-such-command']);
     expect([usage.code, usage.stderr.trim()]).toEqual([1, "error: unknown command 'no-such-command': use one of train, generate, train-chrome, bench"
-      + (existsSync(path.join(ROOT, 'src/node/cli/export.ts')) ? ', export' : '')]);
+      + (existsSync(path.join(ROOT, 'src/node/cli/export.ts')) ? ', export' : '') + ', eval, tune-lr']);
   }, 300_000);
 
   it.skipIf(!chromium)('npx webgpu-dcgan train-chrome there: Vite serves the page from node_modules, Chromium trains', async () => {
