@@ -246,11 +246,15 @@ async function throwErrors(errors: Promise<string | null>[]): Promise<void> {
 interface Pacing {
   /** GPU time of the last few runs: from when the GPU could start the work to when its map came in, ms */
   recentMs: number[];
-  /** when the last one submitted is expected to be in (the next one's work starts after it) */
-  expectedDoneAt: number;
+  /** the wait of the last one submitted: the next one's work starts on the GPU once it is in */
+  previous: Promise<void>;
 }
 
-/** A paced read-back sleeps through this share of the shortest recent run, then waits for the map. */
+/**
+ * A paced read-back sleeps through this share of the shortest of the last PACED_RUNS_KEPT runs, then
+ * waits for the map; with fewer than two runs seen it does not sleep (the first one of a kind also
+ * compiled its pipelines, or waited behind other work).
+ */
 const PACED_SLEEP_SHARE = 0.85;
 const PACED_RUNS_KEPT = 3;
 
@@ -266,8 +270,8 @@ const PACED_RUNS_KEPT = 3;
  *
  * `pace` names a read-back that repeats with about the same work before it (the training step's
  * statistics): it then sleeps (setTimeout: no polling, no garbage) for 85% of the shortest of its last
- * three runs before it asks for the map, counting from when the GPU can start it (its submit, or the
- * expected end of the previous paced read-back still on the queue). A sleep too short leaves Dawn
+ * three runs before it asks for the map, counting from when the GPU can start it (its submit, or when
+ * the previous read-back of its kind came in, if that was later). A sleep too short leaves Dawn
  * polling for the rest, as every read did before; one too long delays the result, and the run it then
  * measures is shorter, so the next sleep is shorter: the estimate only errs towards waking early.
  */
@@ -313,17 +317,27 @@ async function mapStaging(c: GpuContext, staging: GPUBuffer, ranges: [number, nu
 
 /** Sleep through most of the expected GPU time of this paced read-back, then map it; learn what it took. */
 async function pacedMap(c: GpuContext, staging: GPUBuffer, pace: string): Promise<void> {
+  const submittedAt = performance.now();
   let p = c.pacing.get(pace);
-  if (!p) c.pacing.set(pace, (p = { recentMs: [], expectedDoneAt: 0 }));
-  const startsAt = Math.max(performance.now(), p.expectedDoneAt);
-  const estimateMs = p.recentMs.length ? Math.min(...p.recentMs) : 0;
-  p.expectedDoneAt = startsAt + estimateMs;
-  const sleepMs = startsAt + PACED_SLEEP_SHARE * estimateMs - performance.now();
-  if (sleepMs >= 1) await new Promise((resolve) => setTimeout(resolve, sleepMs));
-  await staging.mapAsync(GPUMapMode.READ);
-  const doneAt = performance.now();
-  p.recentMs = [...p.recentMs, doneAt - startsAt].slice(-PACED_RUNS_KEPT);
-  if (p.expectedDoneAt < doneAt) p.expectedDoneAt = doneAt;
+  if (!p) c.pacing.set(pace, (p = { recentMs: [], previous: Promise.resolve() }));
+  const pacing = p;
+  const previous = pacing.previous;
+  const wait = (async () => {
+    // the GPU runs submits in order: this work starts once the previous one of its kind is in (waiting
+    // for that one polls only as much as that one's own wait does)
+    await previous;
+    const startsAt = Math.max(submittedAt, performance.now());
+    const estimateMs = pacing.recentMs.length >= 2 ? Math.min(...pacing.recentMs) : 0;
+    const sleepMs = startsAt + PACED_SLEEP_SHARE * estimateMs - performance.now();
+    if (sleepMs >= 1) await new Promise((resolve) => setTimeout(resolve, sleepMs));
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+    } finally {
+      pacing.recentMs = [...pacing.recentMs, performance.now() - startsAt].slice(-PACED_RUNS_KEPT);
+    }
+  })();
+  pacing.previous = wait.catch(() => undefined); // a failed read-back does not hold up the next one
+  await wait;
 }
 
 /**
