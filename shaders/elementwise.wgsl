@@ -1,4 +1,5 @@
-// Small elementwise kernels the engine itself needs: filling, copying, adding (also in place), scaling.
+// Small elementwise kernels the engine itself needs: filling, copying, adding (also in place), scaling,
+// and a moving average in place.
 // One thread per element; the grid folds into y when n exceeds 65535 workgroups.
 
 struct Params { n: u32, alpha: f32, value_bits: u32 }
@@ -43,4 +44,13 @@ fn accumulate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
 fn scale(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = index(gid, groups);
   if (i < params.n) { out[i] = params.alpha * a[i]; }
+}
+
+// out = alpha * out + value * b, in place, value = 1 − alpha given as raw bits (rounded once from float64
+// on the CPU): the generator's exponential moving average, ema ← d·ema + (1 − d)·w with alpha = d, over
+// its whole parameter arena in one dispatch (src/train/ema.ts). `out` alone is bound, as in accumulate.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn moving_average(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = index(gid, groups);
+  if (i < params.n) { out[i] = params.alpha * out[i] + bitcast<f32>(params.value_bits) * b[i]; }
 }

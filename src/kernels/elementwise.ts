@@ -1,5 +1,5 @@
 // Launchers for shaders/elementwise.wgsl: the plumbing the tape and the engine need (fill, copy, addScaled,
-// accumulate, scale).
+// accumulate, scale, movingAverageInto).
 import code from '../../shaders/elementwise.wgsl?raw';
 import { Kernel } from '../gpu/kernel.ts';
 import { Tensor, shapeText, type Shape } from '../gpu/tensor.ts';
@@ -11,6 +11,7 @@ const kernels = {
   addScaled: new Kernel(file, code, 'add_scaled'),
   accumulate: new Kernel(file, code, 'accumulate'),
   scale: new Kernel(file, code, 'scale'),
+  movingAverage: new Kernel(file, code, 'moving_average'),
 };
 
 const f32Bits = (v: number): number => new Uint32Array(new Float32Array([v]).buffer)[0];
@@ -57,4 +58,11 @@ export function scale(a: Tensor, alpha: number): Tensor {
   const out = Tensor.empty(a.shape, 'scale');
   kernels.scale.dispatch1d({ a, out }, params(a.size, alpha), a.size, ` ${shapeText(a.shape)}`);
   return out;
+}
+
+/** average ← decay · average + (1 − decay) · value, in place (an exponential moving average's update). */
+export function movingAverageInto(average: Tensor, value: Tensor, decay: number): void {
+  sameShape('movingAverage', average, value);
+  if (!(decay >= 0 && decay <= 1)) throw new Error(`movingAverage: decay must be in [0, 1], got ${decay}`);
+  kernels.movingAverage.dispatch1d({ b: value, out: average }, params(average.size, decay, 1 - decay), average.size, ` ${shapeText(average.shape)}`);
 }

@@ -4,7 +4,8 @@
 import { conv2dOutputShape, convTranspose2dOutputShape, type ConvOptions } from '../kernels/conv-shapes.ts';
 import type { ConvPassShape } from '../kernels/conv.ts';
 import { sizeOf, type Shape } from '../gpu/tensor.ts';
-import { Conv2d, ConvTranspose2d } from './layers.ts';
+import { Conv2d, ConvTranspose2d, Upsample } from './layers.ts';
+import { upsample2xOutputShape } from '../kernels/upsample.ts';
 import type { DcganConfig, Discriminator, Generator } from './dcgan.ts';
 
 /** One conv or transposed-conv layer of the model at a batch size, in its own (not conv) geometry. */
@@ -31,6 +32,7 @@ export function convLayerShapes(generator: Generator, discriminator: Discriminat
   for (const { tag, model, input } of models) {
     let x: Shape = input;
     model.layers.forEach((layer, i) => {
+      if (layer instanceof Upsample) x = upsample2xOutputShape(x); // G's 'nearest' doubling: its 3x3 conv sees the doubled size
       if (!(layer instanceof Conv2d || layer instanceof ConvTranspose2d)) return;
       const transposed = layer instanceof ConvTranspose2d;
       const w = layer.weight.shape;

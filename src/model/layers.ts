@@ -153,6 +153,12 @@ export class BatchNorm2d implements Layer {
   readonly runningVar: Tensor;
   /** counted on the CPU; saved as `num_batches_tracked` like PyTorch */
   numBatchesTracked = 0;
+  /**
+   * false: train mode normalizes by the batch's statistics but leaves the running ones (and the counter)
+   * as they are, for drawing samples in train mode (--bn train). It runs the same kernels with momentum 0:
+   * running ← (1 − 0)·running + 0·batch is the running value exactly.
+   */
+  updateRunningStats = true;
   constructor(
     readonly channels: number,
     seed: InitSeed,
@@ -168,10 +174,10 @@ export class BatchNorm2d implements Layer {
   }
   /** `reluSlope`: the ReLU (0) or LeakyReLU that follows, run in the same kernels (see Sequential). */
   forward(x: Tensor, reluSlope?: number) {
-    if (this.training) this.numBatchesTracked++;
+    if (this.training && this.updateRunningStats) this.numBatchesTracked++;
     return batchNorm2d(x, this.weight, this.bias, this.runningMean, this.runningVar, {
       training: this.training,
-      momentum: this.momentum,
+      momentum: this.updateRunningStats ? this.momentum : 0,
       eps: this.eps,
       reluSlope,
     });
@@ -244,7 +250,7 @@ export class Sigmoid extends Stateless {
   }
 }
 
-/** nn.Upsample(scale_factor=2, mode='nearest'): each pixel becomes a 2x2 block (not used by the DCGAN itself). */
+/** nn.Upsample(scale_factor=2, mode='nearest'): each pixel becomes a 2x2 block (G's doublings with --g-upsample nearest). */
 export class Upsample extends Stateless {
   readonly kind = 'Upsample';
   readonly scaleFactor = 2;

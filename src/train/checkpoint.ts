@@ -1,8 +1,9 @@
 // A training checkpoint as one safetensors file. Model tensors keep the key names of PyTorch's DCGAN
 // example under `netG.` / `netD.` (strip the prefix and load_state_dict takes them as they are):
 //   netG.main.0.weight, netG.main.1.weight, netG.main.1.running_mean, netG.main.1.num_batches_tracked, ...
-// Adam's moments use torch.optim's names: optG.main.0.weight.exp_avg / .exp_avg_sq. Counters and the
-// config go in the metadata. Pure over bytes and GPU tensors: Node and the browser share it.
+// Adam's moments use torch.optim's names: optG.main.0.weight.exp_avg / .exp_avg_sq. With --ema, the
+// generator's moving average is a whole generator state_dict of its own under `emaG.` (its batchnorm
+// statistics are G's, src/train/ema.ts). Counters and the config go in the metadata. Pure over bytes and GPU tensors: Node and the browser share it.
 import type { Tensor } from '../gpu/tensor.ts';
 import { BatchNorm2d, type Sequential } from '../model/layers.ts';
 import type { Adam } from '../optim/adam.ts';
@@ -56,6 +57,7 @@ export async function encodeCheckpoint(training: GanTraining, position: Training
   await addModel(tensors, 'netD', training.discriminator);
   const stepsG = await addOptimizer(tensors, 'optG', training.generator, training.optimizerG);
   const stepsD = await addOptimizer(tensors, 'optD', training.discriminator, training.optimizerD);
+  if (training.average) await addModel(tensors, 'emaG', training.average.averaged());
   return encodeSafetensors(tensors, {
     format: CHECKPOINT_FORMAT,
     config: JSON.stringify(training.config),
@@ -123,8 +125,11 @@ function take(checkpoint: Checkpoint, key: string, into: Tensor): void {
   into.write(t.data);
 }
 
-/** Copy netG./netD. weights, batchnorm statistics and counters into a model built with the checkpoint's config. */
-export function loadModel(checkpoint: Checkpoint, prefix: 'netG' | 'netD', model: Sequential): void {
+/** Whether the checkpoint holds the generator's moving average (emaG. keys). */
+export const hasAverage = (checkpoint: Checkpoint): boolean => checkpoint.tensors.has('emaG.main.0.weight');
+
+/** Copy netG./netD./emaG. weights, batchnorm statistics and counters into a model built with the checkpoint's config. */
+export function loadModel(checkpoint: Checkpoint, prefix: 'netG' | 'netD' | 'emaG', model: Sequential): void {
   for (const [key, t] of [...model.namedParameters(), ...model.namedBuffers()]) take(checkpoint, `${prefix}.${key}`, t);
   model.layers.forEach((layer, i) => {
     const counter = checkpoint.tensors.get(`${prefix}.main.${i}.num_batches_tracked`);
@@ -162,5 +167,9 @@ export function restoreTraining(training: GanTraining, checkpoint: Checkpoint): 
   loadModel(checkpoint, 'netD', training.discriminator);
   loadOptimizer(checkpoint, 'optG', training.generator, training.optimizerG, JSON.parse(checkpoint.metadata.optG_steps));
   loadOptimizer(checkpoint, 'optD', training.discriminator, training.optimizerD, JSON.parse(checkpoint.metadata.optD_steps));
+  if (training.average) {
+    if (!hasAverage(checkpoint)) throw new Error(`the checkpoint has no emaG. tensors: it was trained without --ema, which a resumed run cannot turn on`);
+    loadModel(checkpoint, 'emaG', training.average.generator);
+  }
   training.iteration = checkpoint.iteration;
 }

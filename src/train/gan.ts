@@ -13,6 +13,8 @@ import { sigmoidForward } from '../kernels/activations.ts';
 import { createDcgan, type DcganConfig, type Discriminator, type Generator } from '../model/dcgan.ts';
 import { Adam } from '../optim/adam.ts';
 import { mixSeeds } from '../util/seeds.ts';
+import { BatchNorm2d } from '../model/layers.ts';
+import { GeneratorAverage } from './ema.ts';
 
 export interface TrainingConfig {
   model: DcganConfig;
@@ -20,6 +22,34 @@ export interface TrainingConfig {
   lr: number;
   beta1: number;
   seed: number;
+  /** decay of the generator's moving average (--ema, src/train/ema.ts); absent or 0: none kept */
+  ema?: number;
+}
+
+/**
+ * How samples are drawn (grids, SWD, `generate`): 'train' normalizes each batchnorm by the drawn batch's
+ * own statistics (PyTorch's example draws its grids so), without touching the running statistics;
+ * 'eval' by the running statistics.
+ */
+export type BatchNormMode = 'train' | 'eval';
+export const BATCHNORM_MODES: readonly BatchNormMode[] = ['train', 'eval'];
+
+/** Which weights draw samples: the moving average (when kept) or G's own. */
+export type SampleWeights = 'ema' | 'plain';
+export const SAMPLE_WEIGHTS: readonly SampleWeights[] = ['ema', 'plain'];
+
+export interface SamplingOptions {
+  bn: BatchNormMode;
+  /** 'ema' falls back to G's own weights when no average is kept */
+  weights: SampleWeights;
+}
+
+export const DEFAULT_SAMPLING: SamplingOptions = { bn: 'train', weights: 'ema' };
+
+/** A flag value among `allowed`, or one line naming them. */
+export function parseChoice<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new Error(`--${flag} must be ${allowed.join(' or ')}, got '${value}'`);
 }
 
 /** What one iteration reports, read back from the GPU in one copy (the only read-back of a step). */
@@ -52,6 +82,10 @@ export class GanTraining {
   iteration = 0;
   /** the fixed noise whose samples are saved during training, so progress is comparable over time */
   readonly fixedNoise: Tensor;
+  /** G's moving average, when config.ema is set: updated after every G step */
+  readonly average: GeneratorAverage | null;
+  /** how sample grids (and the trainer's other samples) are drawn; a host sets it from its flags */
+  sampling: SamplingOptions = { ...DEFAULT_SAMPLING };
   private readonly real: Tensor;
   private readonly noise: Tensor;
   private readonly ones: Tensor;
@@ -63,6 +97,7 @@ export class GanTraining {
     const adam = { lr, beta1, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
     this.optimizerG = new Adam(this.generator.parameters(), adam);
     this.optimizerD = new Adam(this.discriminator.parameters(), adam);
+    this.average = config.ema ? new GeneratorAverage(this.generator, config.ema) : null;
     this.fixedNoise = keep(randomNormal([sampleCount, model.nz, 1, 1], 0, 1, mixSeeds(seed, 0xf1eed)));
     this.real = keep(Tensor.empty([batchSize, model.nc, model.imageSize, model.imageSize], 'real batch'));
     this.noise = keep(Tensor.empty([batchSize, model.nz, 1, 1], 'noise'));
@@ -99,6 +134,7 @@ export class GanTraining {
       const lossG = bceWithLogits(logitsAfter, this.ones);
       backward(lossG);
       this.optimizerG.step();
+      this.average?.update();
       return noGrad(() => [lossReal, lossFake, lossG, ...[logitsReal, logitsFake, logitsAfter].map((l) => meanForward(sigmoidForward(l)))]);
     });
     // the step's one read-back, for logging and the divergence guard: six scalars in one copy, recorded
@@ -134,25 +170,42 @@ export class GanTraining {
     return this.submitStep(realImages).stats;
   }
 
-  /** Images G draws from `noise` (default: the fixed noise), in eval mode (running batchnorm statistics). */
-  async sample(noise: Tensor = this.fixedNoise): Promise<Float32Array> {
-    return sampleImages(this.generator, noise);
+  /** The generator that draws samples with `weights`: the moving average when one is kept and asked for, else G. */
+  samplingGenerator(weights: SampleWeights = this.sampling.weights): Generator {
+    return weights === 'ema' && this.average ? this.average.averaged() : this.generator;
+  }
+
+  /** Images drawn from `noise` (default: the fixed noise) as `sampling` says (default: this.sampling). */
+  async sample(noise: Tensor = this.fixedNoise, sampling: SamplingOptions = this.sampling): Promise<Float32Array> {
+    return sampleImages(this.samplingGenerator(sampling.weights), noise, sampling.bn);
   }
 
   dispose(): void {
     for (const t of [this.fixedNoise, this.real, this.noise, this.ones, this.zeros]) t.dispose();
     this.optimizerG.dispose();
     this.optimizerD.dispose();
+    this.average?.dispose();
     this.generator.dispose();
     this.discriminator.dispose();
   }
 }
 
-/** G(noise) in eval mode, NCHW floats in [−1, 1]. */
-export async function sampleImages(generator: Generator, noise: Tensor): Promise<Float32Array> {
-  generator.setTraining(false);
-  const images = noGrad(() => tidy(() => generator.forward(noise)));
-  generator.setTraining(true);
+/**
+ * G(noise), NCHW floats in [−1, 1]. bn 'eval': batchnorm by its running statistics; 'train': by the
+ * statistics of this batch of noise (so the images depend on the batch they are drawn in), the running
+ * statistics left as they are. The generator is left in train mode, updating its statistics, as training needs.
+ */
+export async function sampleImages(generator: Generator, noise: Tensor, bn: BatchNormMode = 'eval'): Promise<Float32Array> {
+  const batchnorms = generator.layers.filter((l): l is BatchNorm2d => l instanceof BatchNorm2d);
+  generator.setTraining(bn === 'train');
+  for (const b of batchnorms) b.updateRunningStats = false;
+  let images: Tensor;
+  try {
+    images = noGrad(() => tidy(() => generator.forward(noise)));
+  } finally {
+    generator.setTraining(true);
+    for (const b of batchnorms) b.updateRunningStats = true;
+  }
   const pixels = await images.read();
   images.dispose();
   return pixels;

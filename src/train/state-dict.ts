@@ -14,7 +14,7 @@ export type ModelRole = 'G' | 'D';
 export const ROLE_NAMES: Record<ModelRole, string> = { G: 'Generator', D: 'Discriminator' };
 
 /** The sizes one model's shapes give: G knows nothing of ndf, D nothing of nz and ngf. */
-type ModelSizes = Pick<DcganConfig, 'imageSize' | 'nc'> & Partial<Pick<DcganConfig, 'nz' | 'ngf' | 'ndf'>>;
+type ModelSizes = Pick<DcganConfig, 'imageSize' | 'nc'> & Partial<Pick<DcganConfig, 'nz' | 'ngf' | 'ndf' | 'gUpsample'>>;
 
 /** One model's tensors under the keys of its own state_dict(), in the layout's order, checked against it. */
 export interface ModelState {
@@ -62,8 +62,10 @@ function inferSizes(role: ModelRole, tensors: Map<string, SafeTensor>, where: (k
   const convs = [...tensors].filter(([k, t]) => /^main\.\d+\.weight$/.test(k) && t.shape.length === 4).map(([k]) => Number(k.split('.')[1]));
   const last = Math.max(...convs);
   const lastKey = `main.${last}.weight`;
-  // G: transposed convs at main.0, 3, ..., 3n; D: convs at main.0, 2, 5, ..., 3n − 1
-  const n = role === 'G' ? last / 3 : (last + 1) / 3;
+  // G: transposed convs at main.0, 3, ..., 3n, or (--g-upsample nearest: 3x3 convs after each Upsample)
+  // main.0, 4, ..., 4n; D: convs at main.0, 2, 5, ..., 3n − 1
+  const nearest = role === 'G' && tensors.get(lastKey)!.shape[2] === 3;
+  const n = role === 'G' ? last / (nearest ? 4 : 3) : (last + 1) / 3;
   if (first.shape.length !== 4 || first.shape[2] !== 4 || first.shape[3] !== 4) {
     throw new Error(`${where('main.0.weight')} is ${dims(first.shape)}: a DCGAN ${ROLE_NAMES[role]}'s first conv has a 4x4 kernel ([${role === 'G' ? 'nz, channels' : 'ndf, nc'}, 4, 4])`);
   }
@@ -73,7 +75,10 @@ function inferSizes(role: ModelRole, tensors: Map<string, SafeTensor>, where: (k
   }
   const imageSize = 4 * 2 ** n;
   const lastShape = tensors.get(lastKey)!.shape;
-  return role === 'G' ? { imageSize, nz: first.shape[0], ngf: lastShape[0], nc: lastShape[1] } : { imageSize, ndf: first.shape[0], nc: first.shape[1] };
+  if (role === 'D') return { imageSize, ndf: first.shape[0], nc: first.shape[1] };
+  // a transposed conv's weight is [in, out, k, k], a conv's [out, in, k, k]
+  const [ngf, nc] = nearest ? [lastShape[1], lastShape[0]] : [lastShape[0], lastShape[1]];
+  return { imageSize, nz: first.shape[0], ngf, nc, gUpsample: nearest ? 'nearest' : 'transposed' };
 }
 
 /**

@@ -26,7 +26,7 @@ function checkpointModels(checkpoint: Checkpoint): Partial<Record<ModelRole, Mod
     for (const [key, t] of checkpoint.tensors) if (key.startsWith(prefix)) tensors.set(key.slice(prefix.length), t);
     if (tensors.size === 0) continue;
     const { model } = checkpoint.config;
-    const sizes = role === 'G' ? { imageSize: model.imageSize, nz: model.nz, ngf: model.ngf, nc: model.nc } : { imageSize: model.imageSize, ndf: model.ndf, nc: model.nc };
+    const sizes = role === 'G' ? { imageSize: model.imageSize, nz: model.nz, ngf: model.ngf, nc: model.nc, gUpsample: model.gUpsample ?? 'transposed' } : { imageSize: model.imageSize, ndf: model.ndf, nc: model.nc };
     models[role] = { role, sizes, tensors: checkModelState(role, sizes, tensors, checkpoint.source, prefix), prefix };
   }
   return models;

@@ -1,28 +1,32 @@
-// npm run generate -- --checkpoint FILE [--n 64] [--seed 1] [--out DIR] [--interpolate]
+// npm run generate -- --checkpoint FILE [--n 64] [--seed 1] [--out DIR] [--interpolate] [--weights ema|plain] [--bn train|eval]
 // Draws new dogs from a trained generator: N PNGs and a grid, or with --interpolate a latent walk
 // between the noise of two seeds, as one strip. FILE is a checkpoint of this trainer (or its run folder)
 // or G's weights alone, such as PyTorch's netG.state_dict() saved with safetensors (src/train/weights-file.ts).
+// The weights are the moving average (emaG.) when the checkpoint has one, else G's own (netG.); --bn train
+// normalizes by the statistics of the images drawn together (all N, or the walk's steps: one batch), eval
+// by the running statistics.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { nodeDevice } from '../webgpu.ts';
 import { writePng } from '../files.ts';
 import { Tensor, keep } from '../../gpu/tensor.ts';
 import { randomNormal } from '../../kernels/random.ts';
-import { addScaled, scale } from '../../kernels/elementwise.ts';
 import { Generator, seedStream, type DcganConfig } from '../../model/dcgan.ts';
+import { hasAverage, loadModel } from '../../train/checkpoint.ts';
 import { loadModelState } from '../../train/state-dict.ts';
 import { describeWeights, readWeightsFile } from '../../train/weights-file.ts';
-import { sampleImages } from '../../train/gan.ts';
+import { BATCHNORM_MODES, DEFAULT_SAMPLING, SAMPLE_WEIGHTS, parseChoice, sampleImages } from '../../train/gan.ts';
 import { imageAt, imageGrid } from '../../train/images.ts';
 import { parseKernelSet, useKernelSet } from '../../kernels/kernel-set.ts';
 import { commandLine, numberFlag, parseFlags } from './args.ts';
 import { runMain } from './main.ts';
 import { CHECKPOINT_FILE } from './paths.ts';
 
-const USAGE = `usage: ${commandLine('generate')} --checkpoint FILE|RUN [--n 64] [--seed 1] [--out DIR] [--interpolate] [--steps 10]\n       [--kernel-set fast|simple]`;
+const USAGE = `usage: ${commandLine('generate')} --checkpoint FILE|RUN [--n 64] [--seed 1] [--out DIR] [--interpolate] [--steps 10]\n       [--weights ema|plain] [--bn train|eval] [--kernel-set fast|simple]`;
 const FLAGS = {
   checkpoint: { type: 'string' }, n: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
-  interpolate: { type: 'boolean' }, steps: { type: 'string' }, 'kernel-set': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  interpolate: { type: 'boolean' }, steps: { type: 'string' }, 'kernel-set': { type: 'string' },
+  weights: { type: 'string' }, bn: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 async function main(argv: string[]): Promise<number> {
@@ -41,34 +45,41 @@ async function main(argv: string[]): Promise<number> {
   const outDir = path.resolve(String(flags.out ?? path.join(path.dirname(file), 'generated')));
 
   const kernels = parseKernelSet(flags['kernel-set'] ?? 'fast');
+  const bn = parseChoice('bn', String(flags.bn ?? DEFAULT_SAMPLING.bn), BATCHNORM_MODES);
 
-  const weights = readWeightsFile(readFileSync(file), file);
-  const state = weights.models.G;
+  const source = readWeightsFile(readFileSync(file), file);
+  const state = source.models.G;
   if (!state) throw new Error(`${file} holds a Discriminator only: generate needs the Generator's weights (netG.state_dict())`);
+  const checkpoint = source.checkpoint;
+  const averaged = checkpoint !== null && hasAverage(checkpoint);
+  const weights = parseChoice('weights', String(flags.weights ?? (averaged ? 'ema' : 'plain')), SAMPLE_WEIGHTS);
+  if (weights === 'ema' && !averaged) throw new Error(`${file} has no moving average (it was trained without --ema): use --weights plain`);
   useKernelSet(kernels); // before any kernel runs
   await nodeDevice();
-  console.error(`generating with the ${kernels} kernels from ${describeWeights(weights)}`);
+  const which = weights === 'ema' ? 'averaged (emaG.)' : "G's own";
+  console.error(`generating with the ${kernels} kernels from ${describeWeights(source)}, ${which} weights, --bn ${bn}`);
   // G's sizes come from its own shapes (or the checkpoint's config); ndf is D's and plays no part here
-  const { imageSize, nc, nz, ngf } = state.sizes;
-  const model: DcganConfig = { imageSize, nc, nz: nz!, ngf: ngf!, ndf: ngf! };
+  const { imageSize, nc, nz, ngf, gUpsample } = state.sizes;
+  const model: DcganConfig = { imageSize, nc, nz: nz!, ngf: ngf!, ndf: ngf!, gUpsample };
   const generator = new Generator(model, seedStream(0));
-  loadModelState(generator, state);
+  // the average's batchnorm statistics are G's, saved under emaG. too
+  if (weights === 'ema') loadModel(checkpoint!, 'emaG', generator);
+  else loadModelState(generator, state);
 
   if (flags.interpolate) {
-    // z(t) = (1 − t) z_a + t z_b: a straight walk through the latent space between two seeds' noise
-    const a = keep(randomNormal([1, model.nz, 1, 1], 0, 1, seed));
-    const b = keep(randomNormal([1, model.nz, 1, 1], 0, 1, seed + 1));
-    const frames: Float32Array[] = [];
+    // z(t) = (1 − t) z_a + t z_b: a straight walk through the latent space between two seeds' noise,
+    // drawn as one batch of `steps` (so --bn train normalizes the walk by its own statistics)
+    const a = keep(randomNormal([1, model.nz], 0, 1, seed));
+    const b = keep(randomNormal([1, model.nz], 0, 1, seed + 1));
+    const [za, zb] = await Promise.all([a.read(), b.read()]);
+    const walk = new Float32Array(steps * model.nz);
     for (let i = 0; i < steps; i++) {
       const t = i / (steps - 1);
-      const scaledA = scale(a, 1 - t);
-      const z = addScaled(scaledA, b, t);
-      frames.push(await sampleImages(generator, z));
-      scaledA.dispose();
-      z.dispose();
+      for (let k = 0; k < model.nz; k++) walk[i * model.nz + k] = Math.fround((1 - t) * za[k] + t * zb[k]);
     }
-    const strip = new Float32Array(frames.reduce((sum, f) => sum + f.length, 0));
-    frames.forEach((f, i) => strip.set(f, i * f.length));
+    const z = keep(Tensor.fromArray(walk, [steps, model.nz, 1, 1]));
+    const strip = await sampleImages(generator, z, bn);
+    for (const t of [a, b, z]) t.dispose();
     const target = path.join(outDir, `interpolate-${seed}-${seed + 1}.png`);
     writePng(target, imageGrid(strip, steps, model.nc, model.imageSize, steps));
     console.log(`wrote ${target} (${steps} steps from seed ${seed} to ${seed + 1})`);
@@ -76,7 +87,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const noise: Tensor = randomNormal([count, model.nz, 1, 1], 0, 1, seed);
-  const pixels = await sampleImages(generator, noise);
+  const pixels = await sampleImages(generator, noise, bn);
   noise.dispose();
   for (let i = 0; i < count; i++) writePng(path.join(outDir, `dog-${String(i).padStart(4, '0')}.png`), imageAt(pixels, i, model.nc, model.imageSize));
   writePng(path.join(outDir, 'grid.png'), imageGrid(pixels, count, model.nc, model.imageSize));

@@ -19,10 +19,10 @@ import { openPrebuiltCache, prepareDataset } from '../data/index.ts';
 import { listImages } from '../data/scan.ts';
 import type { CacheReport, ImageCache } from '../data/cache.ts';
 import { BatchLoader } from '../../train/data/loader.ts';
-import type { TrainingConfig } from '../../train/gan.ts';
 import { decodeCheckpoint, resumeProblem, type Checkpoint } from '../../train/checkpoint.ts';
 import { readWeightsFile, type WeightsFile } from '../../train/weights-file.ts';
-import { DEFAULT_CONFIG, largestActivationPerImage, stridedLayers } from '../../model/dcgan.ts';
+import { DEFAULT_CONFIG, largestActivationPerImage, parseGeneratorUpsample, stridedLayers } from '../../model/dcgan.ts';
+import { BATCHNORM_MODES, DEFAULT_SAMPLING, parseChoice, type BatchNormMode, type TrainingConfig } from '../../train/gan.ts';
 import { parseKernelSet, type KernelSet } from '../../kernels/kernel-set.ts';
 import { parseTuneMode, type TuneMode } from '../../train/tune.ts';
 import { commandLine, numberFlag, parseFlags, type Options } from './args.ts';
@@ -37,20 +37,25 @@ const TRAIN_FLAGS = {
   'sample-every': { type: 'string' }, patience: { type: 'string' }, 'cache-dir': { type: 'string' },
   'checkpoint-every': { type: 'string' }, 'keep-epochs': { type: 'boolean' }, 'kernel-set': { type: 'string' }, tune: { type: 'string' },
   holdout: { type: 'string' },
+  'g-upsample': { type: 'string' }, ema: { type: 'string' }, bn: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Options;
 
 export const TRAIN_FLAGS_USAGE = `--data DIR|--data-cache FILE [--match 'dog.*'] [--out RUN] [--epochs 25] [--batch-size 64]
        [--image-size 64] [--ngf 64] [--ndf 64] [--nz 100] [--lr 0.0002] [--beta1 0.5] [--seed 1]
        [--max-iters N] [--sample-every 100] [--patience 50] [--checkpoint-every 10] [--keep-epochs]
-       [--cache-dir DIR] [--kernel-set fast|simple] [--tune auto|off|force] [--holdout N]`;
+       [--cache-dir DIR] [--kernel-set fast|simple] [--tune auto|off|force] [--holdout N]
+       [--g-upsample transposed|nearest] [--ema DECAY] [--bn train|eval]`;
 
 export const RESUME_USAGE = `--resume RUN [--epochs N] [--max-iters N] [--lr X] [--beta1 X] [--sample-every N]
        [--patience N] [--checkpoint-every MINUTES] [--keep-epochs] [--data DIR|--data-cache FILE]
-       [--cache-dir DIR] [--kernel-set fast|simple] [--tune auto|off|force]`;
+       [--cache-dir DIR] [--kernel-set fast|simple] [--tune auto|off|force] [--bn train|eval]`;
+
+/** --ema when not given: 0, no moving average (see the README for what was measured) */
+const DEFAULT_EMA = 0;
 
 /** Flags that define the model or the data a checkpoint was trained on: a resumed run cannot change them. */
-const FIXED_ON_RESUME = ['image-size', 'ngf', 'ndf', 'nz', 'batch-size', 'seed', 'match', 'out', 'holdout'] as const;
+const FIXED_ON_RESUME = ['image-size', 'ngf', 'ndf', 'nz', 'batch-size', 'seed', 'match', 'out', 'holdout', 'g-upsample', 'ema'] as const;
 
 /** --holdout's default: 1,000 photos, or a tenth of them when there are fewer than 10,000 */
 export const defaultHoldout = (photos: number): number => Math.min(1000, Math.floor(photos / 10));
@@ -78,9 +83,13 @@ interface RunSettings {
    * a run.json without it is a run from before holdouts: 0.
    */
   holdout?: number;
+  /** batchnorm statistics of the sample grids (src/train/gan.ts SamplingOptions); a resume may change it */
+  bn: BatchNormMode;
 }
 
-const DEFAULT_SETTINGS = { epochs: 25, sampleEvery: 100, patience: 50, checkpointEvery: 10, keepEpochs: false, kernelSet: 'fast' as KernelSet };
+const DEFAULT_SETTINGS = {
+  epochs: 25, sampleEvery: 100, patience: 50, checkpointEvery: 10, keepEpochs: false, kernelSet: 'fast' as KernelSet, bn: DEFAULT_SAMPLING.bn,
+};
 
 /** A run whose flags are checked and whose resume state is read; nothing is written yet. */
 interface RunPlan {
@@ -152,6 +161,7 @@ export function planRun(flags: Flags, usage: string, script: 'train' | 'train:ch
     checkpointEvery: n('checkpoint-every', saved.checkpointEvery ?? DEFAULT_SETTINGS.checkpointEvery, { integer: false, min: 0 }),
     keepEpochs: flags['keep-epochs'] === true || (saved.keepEpochs ?? DEFAULT_SETTINGS.keepEpochs),
     kernelSet: parseKernelSet(flags['kernel-set'] ?? saved.kernelSet ?? DEFAULT_SETTINGS.kernelSet),
+    bn: parseChoice('bn', String(flags.bn ?? saved.bn ?? DEFAULT_SETTINGS.bn), BATCHNORM_MODES),
   });
 
   if (flags.resume && flags['init-from']) {
@@ -169,11 +179,13 @@ export function planRun(flags: Flags, usage: string, script: 'train' | 'train:ch
     const current: Record<(typeof FIXED_ON_RESUME)[number], string | number | undefined> = {
       'image-size': old.model.imageSize, ngf: old.model.ngf, ndf: old.model.ndf, nz: old.model.nz,
       'batch-size': old.batchSize, seed: old.seed, match: saved.match, out: runDir, holdout: saved.holdout ?? 0,
+      'g-upsample': old.model.gUpsample ?? 'transposed', ema: old.ema ?? 0,
     };
     for (const name of FIXED_ON_RESUME) {
       const given = flags[name];
       if (given === undefined) continue;
-      const same = name === 'out' ? path.resolve(String(given)) === runDir : name === 'match' ? given === current.match : Number(given) === current[name];
+      const same = name === 'out' ? path.resolve(String(given)) === runDir
+        : name === 'match' || name === 'g-upsample' ? given === current[name] : Number(given) === current[name];
       if (!same) {
         throw new Error(
           `--${name} cannot change on a resumed run (${runDir} was trained with --${name} ${current[name] ?? '(none)'}): ` +
@@ -191,7 +203,7 @@ export function planRun(flags: Flags, usage: string, script: 'train' | 'train:ch
     const note = (flag: string, before: unknown, after: unknown) => before !== after && changed.push(`--${flag} ${before} → ${after}`);
     note('lr', old.lr, config.lr);
     note('beta1', old.beta1, config.beta1);
-    for (const [flag, key] of [['epochs', 'epochs'], ['sample-every', 'sampleEvery'], ['patience', 'patience'], ['checkpoint-every', 'checkpointEvery'], ['keep-epochs', 'keepEpochs'], ['kernel-set', 'kernelSet'], ['data', 'dataDir'], ['data-cache', 'dataCache']] as const) {
+    for (const [flag, key] of [['epochs', 'epochs'], ['sample-every', 'sampleEvery'], ['patience', 'patience'], ['checkpoint-every', 'checkpointEvery'], ['keep-epochs', 'keepEpochs'], ['kernel-set', 'kernelSet'], ['bn', 'bn'], ['data', 'dataDir'], ['data-cache', 'dataCache']] as const) {
       if (saved[key] !== undefined) note(flag, saved[key], settings[key]);
     }
     return { runDir, config, settings, maxIters, tune, checkpoint, init: null, changed, retryCommand: (lr) => `${commandLine(script)} --resume ${flags.resume} --lr ${lr}` };
@@ -203,12 +215,17 @@ export function planRun(flags: Flags, usage: string, script: 'train' | 'train:ch
   stridedLayers(imageSize); // refuses sizes that are not a power of two
   const sizes = { imageSize, nz: n('nz', DEFAULT_CONFIG.nz, { min: 1 }), ngf: n('ngf', DEFAULT_CONFIG.ngf, { min: 1 }), ndf: n('ndf', DEFAULT_CONFIG.ndf, { min: 1 }), nc: 3 };
   const config: TrainingConfig = {
-    model: init ? initModelConfig(init, flags, sizes.ndf) : sizes,
+    // the nearest or transposed G: the file's layout with --init-from, else the flag
+    model: init
+      ? { ...initModelConfig(init, flags, sizes.ndf), gUpsample: init.models.G!.sizes.gUpsample ?? 'transposed' }
+      : { ...sizes, gUpsample: parseGeneratorUpsample(String(flags['g-upsample'] ?? DEFAULT_CONFIG.gUpsample)) },
     batchSize: n('batch-size', 64, { min: 2 }),
     lr: lrOf(2e-4),
     beta1: beta1Of(0.5),
     seed: n('seed', 1, { min: 0, max: 2 ** 32 - 1 }),
   };
+  const ema = numberFlag(flags, 'ema', DEFAULT_EMA, { integer: false, min: 0, max: 0.999999 });
+  if (ema > 0) config.ema = ema;
   const settings: RunSettings = {
     ...dataFlags(flags), match: flags.match as string | undefined, cacheDir: flags['cache-dir'] as string | undefined, ...later({}),
     holdout: flags.holdout === undefined ? undefined : n('holdout', 0, { min: 0 }),

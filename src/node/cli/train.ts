@@ -38,6 +38,7 @@ async function main(argv: string[]): Promise<number> {
   useKernelSet(settings.kernelSet); // before any kernel runs
 
   const training = new GanTraining(config);
+  training.sampling = { ...training.sampling, bn: settings.bn };
   const files = new RunFiles(run.runDir);
   if (checkpoint) {
     restoreTraining(training, checkpoint);
