@@ -1,6 +1,7 @@
 // A whole small DCGAN (16x16 images, ngf = ndf = 8, batch 4): one discriminator step and one generator
 // step through GPU autograd give the same gradients as the float64 reference model, batchnorm running
-// statistics agree, and one Adam step moves the parameters as the reference Adam does.
+// statistics agree, and one Adam step moves the parameters as the reference Adam does; for both kinds of
+// G (--g-upsample transposed, and nearest: Upsample + 3x3 conv doublings).
 import { describe, expect, it } from 'vitest';
 import { useGpu } from './support/node-device.ts';
 import { assertClose, download, randomArray, rng, upload } from './support/check.ts';
@@ -18,7 +19,7 @@ import type { ReferenceSequential } from '../src/reference/dcgan.ts';
 
 useGpu();
 
-const config: DcganConfig = { imageSize: 16, nz: 10, ngf: 8, ndf: 8, nc: 3 };
+const configs: DcganConfig[] = (['transposed', 'nearest'] as const).map((gUpsample) => ({ imageSize: 16, nz: 10, ngf: 8, ndf: 8, nc: 3, gUpsample }));
 const batch = 4;
 // The same bound as single ops: float32 error through 5-9 layers and two batchnorms stays under it here.
 const MODEL_TOLERANCE = 1e-4;
@@ -40,7 +41,7 @@ async function expectSameTensors(what: string, gpuModel: Sequential, ref: Refere
   }
 }
 
-describe('small DCGAN: GPU autograd vs the float64 reference model', () => {
+describe.each(configs)('small DCGAN ($gUpsample G): GPU autograd vs the float64 reference model', (config) => {
   it('D step, G step and Adam step agree', async () => {
     const r = rng(7);
     const { generator: G, discriminator: D } = createDcgan(config, 1234);
