@@ -34,11 +34,11 @@ export {
   Conv2d, ConvTranspose2d, BatchNorm2d, ReLU, LeakyReLU, Tanh, Sigmoid, Upsample, Sequential, Stateless,
   type Layer, type InitSeed,
 } from './model/layers.ts';
-export { Generator, Discriminator, createDcgan, seedStream, DEFAULT_CONFIG, type DcganConfig } from './model/dcgan.ts';
+export { Generator, Discriminator, createDcgan, seedStream, DEFAULT_CONFIG, type DcganConfig, type GeneratorUpsample } from './model/dcgan.ts';
 export { Adam, adamDefaults, type AdamOptions } from './optim/adam.ts';
 
 // ---- training the DCGAN, checkpoints, pictures (platform-neutral: bytes and pixels, no files)
-export { GanTraining, sampleImages, type TrainingConfig, type StepStats } from './train/gan.ts';
+export { GanTraining, sampleImages, type TrainingConfig, type StepStats, type SamplingOptions, type SampleWeights, type BatchNormMode } from './train/gan.ts';
 export { runTraining, type TrainingHost, type LoopOutcome, type IterationReport } from './train/loop.ts';
 export { encodeCheckpoint, decodeCheckpoint, loadModel, restoreTraining, type Checkpoint, type TrainingPosition } from './train/checkpoint.ts';
 export { encodeSafetensors, decodeSafetensors, type SafeTensor } from './train/safetensors.ts';

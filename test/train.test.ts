@@ -120,6 +120,32 @@ describe('npm run train / generate', () => {
     expect(logLines(out).at(-1).iteration).toBe(checkpoint.iteration + 1);
   });
 
+  it('--ema and --g-upsample nearest: resume continues the average exactly and refuses to change either; generate draws either weights, in either bn mode', async () => {
+    const flags = ['--epochs', '3', '--ema', '0.9', '--g-upsample', 'nearest', ...TINY];
+    const [whole, parts] = [path.join(tmp, 'ema-whole'), path.join(tmp, 'ema-parts')];
+    expect((await cli('train', ['--data', photos, '--out', whole, '--max-iters', '4', ...flags])).code).toBe(0);
+    expect((await cli('train', ['--data', photos, '--out', parts, '--max-iters', '2', ...flags])).code).toBe(0);
+    for (const [flag, value] of [['--g-upsample', 'transposed'], ['--ema', '0.5']]) {
+      const refused = await cli('train', ['--resume', parts, flag, value]);
+      expect(refused.stderr).toMatch(new RegExp(`^error: ${flag} cannot change on a resumed run`, 'm'));
+    }
+    const resumed = await cli('train', ['--resume', parts, '--max-iters', '4', '--bn', 'eval']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/with --bn train → eval/);
+    const [a, b] = [whole, parts].map((d) => decodeCheckpoint(readFileSync(path.join(d, 'checkpoint.safetensors')), d));
+    expect(a.config.model.gUpsample).toBe('nearest');
+    expect(a.tensors.has('emaG.main.12.weight')).toBe(true);
+    for (const [key, t] of a.tensors) if (key.startsWith('emaG.') || key.startsWith('netG.')) expect(b.tensors.get(key)!.data, key).toEqual(t.data);
+    const grids: Buffer[] = [];
+    for (const args of [[], ['--weights', 'plain'], ['--bn', 'eval']]) {
+      const out = path.join(tmp, `ema-generated-${grids.length}`);
+      const r = await cli('generate', ['--checkpoint', whole, '--n', '6', '--out', out, ...args]);
+      expect(r.code, r.stderr).toBe(0);
+      grids.push(readFileSync(path.join(out, 'grid.png')));
+    }
+    expect(new Set(grids.map((g) => g.toString('base64'))).size).toBe(3);
+  });
+
   it('generate writes valid PNGs, a grid and a latent walk', async () => {
     const out = path.join(tmp, 'generated');
     const r = await cli('generate', ['--checkpoint', path.join(tmp, 'smoke'), '--n', '5', '--out', out]);
@@ -144,6 +170,10 @@ describe('npm run train / generate', () => {
       ['train', ['--data', photos, '--out', path.join(tmp, 'smoke')], /already holds a run: continue it with --resume/],
       ['generate', ['--checkpoint', path.join(tmp, 'missing.safetensors')], /^error: checkpoint not found: /m],
       ['generate', ['--checkpoint', path.join(photos, 'dog.1.jpg')], /^error: .* is not a valid safetensors file/m],
+      ['generate', ['--checkpoint', path.join(tmp, 'smoke'), '--weights', 'ema'], /^error: .* has no moving average \(it was trained without --ema\): use --weights plain/m],
+      ['generate', ['--checkpoint', path.join(tmp, 'smoke'), '--bn', 'batch'], /^error: --bn must be train or eval, got 'batch'/m],
+      ['train', ['--data', photos, '--g-upsample', 'bilinear'], /^error: --g-upsample must be transposed or nearest, got 'bilinear'/m],
+      ['train', ['--data', photos, '--ema', '1'], /^error: --ema must be a number ≥ 0 and ≤ 0.999999, got '1'/m],
     ];
     for (const [script, args, message] of cases) {
       const r = await cli(script, args);
