@@ -1,7 +1,8 @@
 // The generate view: a walk through the latent space between the noise of two seeds,
 //   z(t) = (1 − t)·z_a + t·z_b,
-// drawn by G in eval mode, as `npm run generate -- --interpolate` does. The slider sets t; the strip
-// below shows eight evenly spaced steps of the same walk.
+// drawn by G in eval mode (running batchnorm statistics), as `npm run generate -- --interpolate --bn eval`
+// does: the slider draws one image at a time, which train mode would normalize by its own statistics. The
+// strip below shows eight evenly spaced steps of the same walk.
 import { Tensor, keep } from '../src/gpu/tensor.ts';
 import { randomNormal } from '../src/kernels/random.ts';
 import { addScaled, scale } from '../src/kernels/elementwise.ts';
