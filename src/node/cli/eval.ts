@@ -1,14 +1,15 @@
-// npm run eval -- --checkpoint FILE|RUN [--data DIR|--data-cache FILE] [--holdout N] [--kernel-set fast|simple]
+// npm run eval -- --checkpoint FILE|RUN [--data DIR|--data-cache FILE] [--holdout N] [--weights ema|plain] [--bn train|eval] [--kernel-set fast|simple]
 // The sample quality of a checkpoint: SWD x 1e3 (src/train/swd.ts) of images its generator draws against the
 // photos its run held out of training, the number the trainer logs at each epoch's end. The photos, the filter
-// and the held-out count come from RUN/run.json; --data / --data-cache point at them where they moved.
+// and the held-out count come from RUN/run.json; --data / --data-cache point at them where they moved. The images
+// are drawn as the trainer draws them: by the moving average when the checkpoint keeps one, and run.json's --bn.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { nodeDevice } from '../webgpu.ts';
 import { openPrebuiltCache, prepareDataset } from '../data/index.ts';
 import { Generator, seedStream } from '../../model/dcgan.ts';
-import { decodeCheckpoint, loadModel } from '../../train/checkpoint.ts';
-import { sampleImages } from '../../train/gan.ts';
+import { decodeCheckpoint, hasAverage, loadModel } from '../../train/checkpoint.ts';
+import { BATCHNORM_MODES, DEFAULT_SAMPLING, SAMPLE_WEIGHTS, parseChoice, sampleImages } from '../../train/gan.ts';
 import { heldOutSplit } from '../../train/data/loader.ts';
 import { SwdEvaluator } from '../../train/swd.ts';
 import { parseKernelSet, useKernelSet } from '../../kernels/kernel-set.ts';
@@ -18,10 +19,11 @@ import { CHECKPOINT_FILE } from './paths.ts';
 import { formatEvaluation } from './run-files.ts';
 
 const USAGE = `usage: ${commandLine('eval')} --checkpoint FILE|RUN [--data DIR|--data-cache FILE] [--match GLOB] [--holdout N] [--cache-dir DIR]
-       [--kernel-set fast|simple]`;
+       [--weights ema|plain] [--bn train|eval] [--kernel-set fast|simple]`;
 const FLAGS = {
   checkpoint: { type: 'string' }, data: { type: 'string' }, 'data-cache': { type: 'string' }, match: { type: 'string' },
   holdout: { type: 'string' }, 'cache-dir': { type: 'string' }, 'kernel-set': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  weights: { type: 'string' }, bn: { type: 'string' },
 } as const;
 
 interface SavedRun {
@@ -62,6 +64,9 @@ async function main(argv: string[]): Promise<number> {
   const kernels = parseKernelSet(flags['kernel-set'] ?? 'fast');
   const checkpoint = decodeCheckpoint(readFileSync(file), file);
   const model = checkpoint.config.model;
+  const bn = parseChoice('bn', String(flags.bn ?? (saved as { bn?: string }).bn ?? DEFAULT_SAMPLING.bn), BATCHNORM_MODES);
+  const weights = parseChoice('weights', String(flags.weights ?? (hasAverage(checkpoint) ? 'ema' : 'plain')), SAMPLE_WEIGHTS);
+  if (weights === 'ema' && !hasAverage(checkpoint)) throw new Error(`${file} has no moving average (it was trained without --ema): use --weights plain`);
   const match = (flags.match as string | undefined) ?? saved.match;
 
   const { cache } = dataCache
@@ -74,8 +79,8 @@ async function main(argv: string[]): Promise<number> {
   useKernelSet(kernels); // before any kernel runs
   await nodeDevice();
   const generator = new Generator(model, seedStream(0));
-  loadModel(checkpoint, 'netG', generator);
-  const evaluation = await evaluator.evaluate((noise) => sampleImages(generator, noise), model.nz);
+  loadModel(checkpoint, weights === 'ema' ? 'emaG' : 'netG', generator);
+  const evaluation = await evaluator.evaluate((noise) => sampleImages(generator, noise, bn), model.nz);
   const where = `epoch ${checkpoint.position.epoch + (checkpoint.position.batchInEpoch > 0 ? 1 : 0)}, iteration ${checkpoint.iteration}`;
   const shown = path.relative(process.cwd(), file);
   console.log(`${shown.startsWith('..') ? file : shown} (${where}): ${formatEvaluation(evaluation)}`);
