@@ -9,7 +9,8 @@ import { referenceOf } from './support/reference-model.ts';
 import { Tensor, keep } from '../src/gpu/tensor.ts';
 import { movingAverageInto } from '../src/kernels/elementwise.ts';
 import { randomNormal } from '../src/kernels/random.ts';
-import { Generator, createDcgan, largestActivationPerImage, parseGeneratorUpsample, seedStream, type DcganConfig } from '../src/model/dcgan.ts';
+import { Generator, createDcgan, generatorStateShapes, largestActivationPerImage, parseGeneratorUpsample, seedStream, type DcganConfig } from '../src/model/dcgan.ts';
+import { inferModelState } from '../src/train/state-dict.ts';
 import { BatchNorm2d } from '../src/model/layers.ts';
 import { convLayerShapes } from '../src/model/conv-layers.ts';
 import { GanTraining, sampleImages, type TrainingConfig } from '../src/train/gan.ts';
@@ -140,6 +141,14 @@ describe('nearest-neighbour doublings (--g-upsample nearest)', () => {
       'main.8.weight [4,8,3,3]', 'main.9.weight [4]', 'main.9.bias [4]',
       'main.12.weight [3,4,3,3]',
     ]);
+    // the state_dict layout the weights reader checks files against is this model's, and a file of it is read as the nearest G
+    const shapes = generatorStateShapes(nearest32);
+    const tensors = [...G.namedParameters(), ...G.namedBuffers()];
+    expect(tensors.map(([k, t]) => `${k} [${t.shape}]`)).toEqual(tensors.map(([k]) => `${k} [${shapes.get(k)}]`));
+    const file = new Map([...shapes].map(([k, shape]) => [k, k.endsWith('num_batches_tracked')
+      ? { dtype: 'I64' as const, shape, data: BigInt64Array.of(0n) }
+      : { dtype: 'F32' as const, shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) }]));
+    expect(inferModelState('G', { prefix: '', tensors: file }, 'nearest.safetensors').sizes).toEqual({ imageSize: 32, nz: 8, ngf: 4, nc: 3, gUpsample: 'nearest' });
     expect(parseGeneratorUpsample('nearest')).toBe('nearest');
     expect(() => parseGeneratorUpsample('bilinear')).toThrow(/--g-upsample must be transposed or nearest, got 'bilinear'/);
     G.dispose();

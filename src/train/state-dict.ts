@@ -78,7 +78,7 @@ function inferSizes(role: ModelRole, tensors: Map<string, SafeTensor>, where: (k
   if (role === 'D') return { imageSize, ndf: first.shape[0], nc: first.shape[1] };
   // a transposed conv's weight is [in, out, k, k], a conv's [out, in, k, k]
   const [ngf, nc] = nearest ? [lastShape[1], lastShape[0]] : [lastShape[0], lastShape[1]];
-  return { imageSize, nz: first.shape[0], ngf, nc, gUpsample: nearest ? 'nearest' : 'transposed' };
+  return { imageSize, nz: first.shape[0], ngf, nc, ...(nearest ? { gUpsample: 'nearest' as const } : {}) };
 }
 
 /**
