@@ -130,7 +130,8 @@ if (!python) {
       z.dispose();
 
       // npm run generate draws the same z (its --seed) to the same pixels, up to a rounding at a byte's edge
-      const g = await cli('generate', ['--checkpoint', at('f64-both.safetensors'), '--n', '6', '--seed', '11', '--out', at('drawn'), '--kernel-set', 'simple']);
+      // (--bn eval: PyTorch's side runs model.eval(), the running statistics)
+      const g = await cli('generate', ['--checkpoint', at('f64-both.safetensors'), '--n', '6', '--seed', '11', '--out', at('drawn'), '--kernel-set', 'simple', '--bn', 'eval']);
       expect(g.code, g.stderr).toBe(0);
       expect(g.stderr).toMatch(/generating with the simple kernels from a state_dict with G nz 16, ngf 8 and D ndf 8, 32x32, 3 channels \(F64 converted to f32\)/);
       const theirs = readFloats(at('f64-both.out'));
