@@ -3,7 +3,7 @@
 // photos its run held out of training, the number the trainer logs at each epoch's end. The photos, the filter
 // and the held-out count come from RUN/run.json; --data / --data-cache point at them where they moved. The images
 // are drawn as the trainer draws them: by the moving average when the checkpoint keeps one, and run.json's --bn.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { nodeDevice } from '../webgpu.ts';
 import { openPrebuiltCache, prepareDataset } from '../data/index.ts';
@@ -15,7 +15,7 @@ import { SwdEvaluator } from '../../train/swd.ts';
 import { parseKernelSet, useKernelSet } from '../../kernels/kernel-set.ts';
 import { commandLine, numberFlag, parseFlags } from './args.ts';
 import { runMain } from './main.ts';
-import { CHECKPOINT_FILE } from './paths.ts';
+import { checkpointFile } from './paths.ts';
 import { formatEvaluation } from './run-files.ts';
 
 const USAGE = `usage: ${commandLine('eval')} --checkpoint FILE|RUN [--data DIR|--data-cache FILE] [--match GLOB] [--holdout N] [--cache-dir DIR]
@@ -40,10 +40,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (!flags.checkpoint) throw new Error(`--checkpoint is required\n${USAGE}`);
-  let file = path.resolve(String(flags.checkpoint));
-  if (existsSync(file) && statSync(file).isDirectory()) file = path.join(file, CHECKPOINT_FILE);
-  if (!existsSync(file)) throw new Error(`checkpoint not found: ${file}`);
+  const file = checkpointFile(flags.checkpoint, USAGE);
   const runJson = path.join(path.dirname(file), 'run.json');
   let saved: SavedRun = {};
   if (existsSync(runJson)) {

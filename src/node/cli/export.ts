@@ -4,7 +4,7 @@
 // example (main.0.weight, main.1.running_mean, main.1.num_batches_tracked, ...) in its order, floats in
 // F32 or F16, the batchnorm counters I64. G or D alone has no prefix; `all` puts netG. / netD. in front.
 // No GPU work: bytes in, bytes out.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../files.ts';
 import { encodeSafetensors, type SafeTensor } from '../../train/safetensors.ts';
@@ -12,7 +12,7 @@ import { ROLE_NAMES, withFloatDtype, type ModelRole } from '../../train/state-di
 import { readWeightsFile } from '../../train/weights-file.ts';
 import { commandLine, parseFlags } from './args.ts';
 import { runMain } from './main.ts';
-import { CHECKPOINT_FILE } from './paths.ts';
+import { checkpointFile } from './paths.ts';
 
 const USAGE = `usage: ${commandLine('export')} --checkpoint RUN|FILE [--what G|D|all] [--dtype f32|f16] --out FILE.safetensors`;
 const FLAGS = {
@@ -25,7 +25,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (!flags.checkpoint) throw new Error(`--checkpoint is required\n${USAGE}`);
+  const file = checkpointFile(flags.checkpoint, USAGE);
   if (!flags.out) throw new Error(`--out FILE is required: where to write the state_dict\n${USAGE}`);
   const what = String(flags.what ?? 'G');
   const roles: ModelRole[] | null = ({ G: ['G'], D: ['D'], all: ['G', 'D'] } as Record<string, ModelRole[]>)[what] ?? null;
@@ -33,9 +33,6 @@ async function main(argv: string[]): Promise<number> {
   const dtype = String(flags.dtype ?? 'f32').toUpperCase();
   if (dtype !== 'F32' && dtype !== 'F16') throw new Error(`--dtype must be f32 or f16, got '${flags.dtype}'`);
 
-  let file = path.resolve(String(flags.checkpoint));
-  if (existsSync(file) && statSync(file).isDirectory()) file = path.join(file, CHECKPOINT_FILE);
-  if (!existsSync(file)) throw new Error(`checkpoint not found: ${file}`);
   const out = path.resolve(String(flags.out));
   if (out === file) throw new Error(`--out ${out} is the checkpoint itself: choose another file`);
   const weights = readWeightsFile(readFileSync(file), file);

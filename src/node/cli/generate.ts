@@ -5,7 +5,7 @@
 // The weights are the moving average (emaG.) when the checkpoint has one, else G's own (netG.); --bn train
 // normalizes by the statistics of the images drawn together (all N, or the walk's steps: one batch), eval
 // by the running statistics.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { nodeDevice } from '../webgpu.ts';
 import { writePng } from '../files.ts';
@@ -20,7 +20,7 @@ import { imageAt, imageGrid } from '../../train/images.ts';
 import { parseKernelSet, useKernelSet } from '../../kernels/kernel-set.ts';
 import { commandLine, numberFlag, parseFlags } from './args.ts';
 import { runMain } from './main.ts';
-import { CHECKPOINT_FILE } from './paths.ts';
+import { checkpointFile } from './paths.ts';
 
 const USAGE = `usage: ${commandLine('generate')} --checkpoint FILE|RUN [--n 64] [--seed 1] [--out DIR] [--interpolate] [--steps 10]\n       [--weights ema|plain] [--bn train|eval] [--kernel-set fast|simple]`;
 const FLAGS = {
@@ -35,10 +35,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (!flags.checkpoint) throw new Error(`--checkpoint is required\n${USAGE}`);
-  let file = path.resolve(String(flags.checkpoint));
-  if (existsSync(file) && statSync(file).isDirectory()) file = path.join(file, CHECKPOINT_FILE);
-  if (!existsSync(file)) throw new Error(`checkpoint not found: ${file}`);
+  const file = checkpointFile(flags.checkpoint, USAGE);
   const count = numberFlag(flags, 'n', 64, { min: 1, max: 4096 });
   const seed = numberFlag(flags, 'seed', 1, { min: 0, max: 2 ** 32 - 2 });
   const steps = numberFlag(flags, 'steps', 10, { min: 2, max: 256 });
