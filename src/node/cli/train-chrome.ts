@@ -203,6 +203,7 @@ async function main(argv: string[]): Promise<number> {
     stop.dispose();
     await browser?.close();
     await served.close();
+    await run.cache.close();
   }
 }
 

@@ -93,7 +93,11 @@ async function main(argv: string[]): Promise<number> {
       checkpointEveryMs: settings.checkpointEvery * 60_000, keepEpochs: settings.keepEpochs, retryCommand: run.retryCommand,
       bestSwd: files.bestSwd(),
     },
-  ).finally(() => training.dispose());
+  ).finally(async () => {
+    training.dispose();
+    // closed here, not left to the collector (which warns: DEP0137, "Closing a FileHandle on garbage collection")
+    await run.cache.close();
+  });
   // which kernel versions actually ran (Kernel.name of each), so a --kernel-set simple run can be checked
   files.log({ event: 'kernels', kernelSet: settings.kernelSet, dispatched: kernelsDispatched() });
   return reportOutcome(outcome, files, settings.epochs, run.maxIters, stop.exitCode ?? 130);
