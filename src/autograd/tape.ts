@@ -28,6 +28,21 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+/**
+ * Run `fn` (ops and their backward()) with `tensors` treated as constants: no op records a gradient for
+ * them, so backward() skips the passes that would compute one (a conv's weight gradient). For a network
+ * whose gradients a step would throw away: the GAN's G step freezes D (src/train/gan.ts).
+ */
+export function frozen<T>(tensors: Tensor[], fn: () => T): T {
+  const before = tensors.map((t) => t.requiresGrad);
+  for (const t of tensors) t.requiresGrad = false;
+  try {
+    return fn();
+  } finally {
+    tensors.forEach((t, i) => (t.requiresGrad = before[i]));
+  }
+}
+
 /** Called by ops: make `output` the result of an op on `inputs`, differentiated by `backward`. Returns `output`. */
 export function record<T extends Tensor>(output: T, inputs: Tensor[], backward: BackwardFn): T {
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {

@@ -4,7 +4,7 @@
 //   G step: maximise log D(G(z))  (the non-saturating loss)  →  BCE(D(G(z)), 1), Adam on G
 // Real and fake go through D as separate batches, so batchnorm never mixes their statistics.
 import { Tensor, keep, tidy } from '../gpu/tensor.ts';
-import { backward, noGrad } from '../autograd/tape.ts';
+import { backward, frozen, noGrad } from '../autograd/tape.ts';
 import { bceWithLogits } from '../autograd/loss.ts';
 import { fill } from '../kernels/elementwise.ts';
 import { randomNormal, randomNormalInto } from '../kernels/random.ts';
@@ -71,7 +71,7 @@ export interface SubmittedStep {
 }
 
 /** A seed per (run seed, iteration): the noise of iteration i is the same in a resumed run. */
-const iterationSeed = (seed: number, iteration: number): number => mixSeeds(seed, iteration);
+export const iterationSeed = (seed: number, iteration: number): number => mixSeeds(seed, iteration);
 
 export class GanTraining {
   readonly generator: Generator;
@@ -128,11 +128,17 @@ export class GanTraining {
       const lossFake = bceWithLogits(logitsFake, this.zeros);
       backward(lossFake);
       this.optimizerD.step();
-      // ---- G step, reusing the same fake batch as PyTorch's example
+      // ---- G step, reusing the same fake batch as PyTorch's example. D is frozen: the gradient of its
+      // weights here would be thrown away (the next D step starts with D.zeroGrad()), so its weight-gradient
+      // passes are skipped. PyTorch's example computes and discards them; every weight, moment and loss is
+      // the same either way, only D's .grad after the step holds the D step's gradient alone.
       G.zeroGrad();
-      const logitsAfter = D.logits(fake);
-      const lossG = bceWithLogits(logitsAfter, this.ones);
-      backward(lossG);
+      const [logitsAfter, lossG] = frozen(D.parameters(), () => {
+        const logits = D.logits(fake);
+        const loss = bceWithLogits(logits, this.ones);
+        backward(loss);
+        return [logits, loss];
+      });
       this.optimizerG.step();
       this.average?.update();
       return noGrad(() => [lossReal, lossFake, lossG, ...[logitsReal, logitsFake, logitsAfter].map((l) => meanForward(sigmoidForward(l)))]);
