@@ -15,7 +15,7 @@ import { sizeOf, tidy, type Tensor } from '../src/gpu/tensor.ts';
 import { randomNormal } from '../src/kernels/random.ts';
 import { convLayerShapes, convPassShapes, type ConvLayerShape } from '../src/model/conv-layers.ts';
 import { Discriminator, Generator, seedStream, type DcganConfig } from '../src/model/dcgan.ts';
-import { GanTraining } from '../src/train/gan.ts';
+import { GanTraining, stepConvMacs } from '../src/train/gan.ts';
 import { tuneConvPlans, type TuneMode, type TuneOutcome, type TuningStore } from '../src/train/tune.ts';
 import type { AdapterDescription } from '../src/gpu/device.ts';
 import { measureCeilings, type Ceilings } from './ceilings.ts';
@@ -117,6 +117,8 @@ export interface IterationResult {
   sequentialMsPerIter: number;
   /** what one pipelined steady-state step cost, averaged over the timed steps */
   pipelinedPerStep: GpuCounters;
+  /** GFLOP (2 · multiply-adds) of the conv passes one step runs (stepConvMacs, src/train/gan.ts) */
+  convGflopPerIter: number;
 }
 
 export interface PeerResult {
@@ -338,6 +340,7 @@ async function benchIteration(o: BenchOptions, batch: number, log: (s: string) =
     batch, msPerIter: t.wallMs, imagesPerSecond: batch / (t.wallMs / 1000), gpuMsPerIter: t.gpuMs,
     dispatchesPerIter: t.dispatches, topKernels, bytesAllocated, perStep, recordMs,
     pipelinedMsPerIter: pipelined.ms, sequentialMsPerIter: pipelined.sequentialMs, pipelinedPerStep: pipelined.perStep,
+    convGflopPerIter: (2 * stepConvMacs(layersOf(modelConfig(o), batch))) / 1e9,
   };
   log(`  batch ${batch} iteration: ${t.wallMs.toFixed(1)} ms/iter, pipelined ${pipelined.ms.toFixed(1)} vs ${pipelined.sequentialMs.toFixed(1)} ms/iter, ${result.imagesPerSecond.toFixed(1)} images/s`);
   return result;

@@ -64,6 +64,20 @@ export function formatReport(r: BenchResult): string {
           fixed(i.pipelinedPerStep.buffersCreated, 2), fixed(i.pipelinedPerStep.bindGroupsCreated, 2)]),
       ));
     }
+    // the adapter's floor: the step's conv FLOPs at the SGEMM ceiling of the same run (an older JSON has no FLOPs)
+    const floored = r.ceilings ? r.iterations.filter((i) => i.convGflopPerIter !== undefined) : [];
+    if (r.ceilings && floored.length) {
+      const rate = r.ceilings.sgemm.gflops;
+      const ratio = (ms: number | null, floorMs: number) => (ms === null ? '–' : `${fixed(ms / floorMs, 2)}x`);
+      out.push('', `Against the floor: the step's conv GFLOP at this run's SGEMM ceiling (${fixed(rate, 2)} GFLOP/s)`, table(
+        ['batch', 'conv GFLOP/iter', 'floor ms', 'awaited', 'pipelined', 'GPU time'],
+        floored.map((i) => {
+          const floorMs = (1000 * i.convGflopPerIter) / rate;
+          return [String(i.batch), fixed(i.convGflopPerIter, 2), fixed(floorMs, 1), ratio(i.sequentialMsPerIter ?? i.msPerIter, floorMs),
+            ratio(i.pipelinedMsPerIter ?? null, floorMs), ratio(i.gpuMsPerIter, floorMs)];
+        }),
+      ));
+    }
     for (const i of r.iterations) {
       out.push('', `Top kernels, batch ${i.batch} (share of ${r.timestamps ? 'GPU time' : 'dispatches'})`, table(
         ['kernel', 'share', 'ms/iter', 'calls/iter'],

@@ -73,6 +73,29 @@ export interface SubmittedStep {
 /** A seed per (run seed, iteration): the noise of iteration i is the same in a resumed run. */
 export const iterationSeed = (seed: number, iteration: number): number => mixSeeds(seed, iteration);
 
+/**
+ * Multiply-adds of the conv passes one step (submitStep) runs, from the model's conv layers at the
+ * step's batch size (src/model/conv-layers.ts): what the bench divides by its SGEMM ceiling for the
+ * adapter's floor. Per layer, with `first` the layer that reads the network's input:
+ *   G: forward, input gradient (not the first: the noise needs none), weight gradient: once each;
+ *   D: forward 3x (real, fake, fake after the D update); input gradient 3x, but not the first layer's
+ *      in the D step (real images and the detached fake need none); weight gradient 2x (D step only:
+ *      the G step freezes D).
+ * Keep in step with submitStep.
+ */
+export function stepConvMacs(layers: readonly { name: string; macs: number }[]): number {
+  let macs = 0;
+  for (const network of ['G', 'D']) {
+    const own = layers.filter((l) => l.name.startsWith(`${network}.`));
+    own.forEach((l, i) => {
+      const first = i === 0;
+      if (network === 'G') macs += l.macs * (first ? 2 : 3);
+      else macs += l.macs * (3 + (first ? 1 : 3) + 2);
+    });
+  }
+  return macs;
+}
+
 export class GanTraining {
   readonly generator: Generator;
   readonly discriminator: Discriminator;
