@@ -49,8 +49,8 @@ export function formatReport(r: BenchResult): string {
   }
   if (r.iterations.length) {
     out.push('', 'Whole iteration (GanTraining.step, each step awaited before the next; wall time after warm-up)', table(
-      ['batch', 'ms/iter', 'images/s', 'GPU ms/iter', 'CPU record ms/iter', 'dispatches/iter', 'GPU memory', 'submits/iter', 'read-backs/iter', 'new buffers/iter', 'new bind groups/iter'],
-      r.iterations.map((i) => [String(i.batch), fixed(i.msPerIter, 1), fixed(i.imagesPerSecond, 1), fixed(i.gpuMsPerIter, 1), fixed(i.recordMs, 2),
+      ['batch', 'ms/iter', 'images/s', 'GPU ms/iter', 'CPU record ms/iter, median', 'dispatches/iter', 'GPU memory', 'submits/iter', 'read-backs/iter', 'new buffers/iter', 'new bind groups/iter'],
+      r.iterations.map((i) => [String(i.batch), fixed(i.msPerIter, 1), fixed(i.imagesPerSecond, 1), fixed(i.gpuMsPerIter, 1), `${fixed(i.recordMs, 2)}${i.recordMinMs === undefined ? '' : ` (min ${fixed(i.recordMinMs, 2)}, n ${i.recordSamples})`}`,
         fixed(i.dispatchesPerIter, 0), megabytes(i.bytesAllocated), String(i.perStep.submits), String(i.perStep.readBacks), String(i.perStep.buffersCreated),
         String(i.perStep.bindGroupsCreated)]),
     ));
