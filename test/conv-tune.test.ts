@@ -9,7 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import * as conv from '../src/kernels/conv.ts';
 import { CONV_TUNE_VERSION, candidatePlans } from '../src/kernels/conv-tune.ts';
-import { gemmDims, gemmWorkgroups } from '../src/kernels/conv-gemm.ts';
+import { gemmDims, gemmWorkgroups, tileRows } from '../src/kernels/conv-gemm.ts';
 import * as ref from '../src/reference/conv.ts';
 import { tidy } from '../src/gpu/tensor.ts';
 import { profiler } from '../src/gpu/profiler.ts';
@@ -78,7 +78,7 @@ describe('every candidate plan matches the float64 reference', () => {
 
   it('the candidates include every tile and split K, and skinny, dense and simple where they apply', () => {
     const texts = shapes.flatMap((p) => candidatePlans(p).map(conv.planText));
-    for (const want of ['gemm 32', 'gemm 64', 'gemm 128', 'simple', 'skinny', 'dense']) expect(texts).toContain(want);
+    for (const want of ['gemm 32', 'gemm 64', 'gemm 128', 'gemm 32x64', 'gemm 64x128', 'simple', 'skinny', 'dense']) expect(texts).toContain(want);
     expect(texts.some((t) => /split \d+/.test(t))).toBe(true);
   });
 });
@@ -93,7 +93,7 @@ describe('the candidate space suits a large GPU', () => {
       for (const p of passes) {
         if (conv.heuristicPlan(p).kernel === 'dense') continue;  // a dense layer's few multiply-adds: its own kernel
         const gemms = candidatePlans(p).filter((plan): plan is Extract<conv.ConvPlan, { kernel: 'gemm' }> => plan.kernel === 'gemm');
-        const most = Math.max(...gemms.map((g) => gemmWorkgroups(gemmDims(p.pass, p.x, p.w, p.y, p.stride), g.tile) * g.splits));
+        const most = Math.max(...gemms.map((g) => gemmWorkgroups(gemmDims(p.pass, p.x, p.w, p.y, p.stride), g.tile, tileRows(g)) * g.splits));
         if (most < 264) short.push(`${conv.passKey(p)}: ${most}`);
       }
       expect(short).toEqual([]);

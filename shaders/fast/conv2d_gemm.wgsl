@@ -15,9 +15,10 @@
 //   conv2d_gemm_backward_weight
 //                            o          (c, i, j)               (n, oy, ox)                dy           x (im2col)
 //
-// A TILE x TILE output tile per workgroup (TILE = 128, or 64 for GEMMs with few rows: a pipeline
-// override), an 8x8 register block per thread (sixteen vec4 accumulators), so (TILE / 8)² threads, and K
-// in steps of TILE_K = 16. Both tiles are stored k-major as vec4 in workgroup memory, so per k a thread
+// A TILE_M x TILE output tile per workgroup (pipeline overrides: 128 x 128, 64 x 64, 32 x 32, or for GEMMs
+// with few rows 64 x 128 and 32 x 64; rows x columns), an 8x8 register block per thread (sixteen vec4
+// accumulators), so (TILE_M / 8)·(TILE / 8) threads, and K in steps of TILE_K = 16. In a tile of half as
+// many rows, only the threads whose A rows are in it load A (loads_a). Both tiles are stored k-major as vec4 in workgroup memory, so per k a thread
 // does four vec4 loads and sixteen vec4 FMAs. Loading (TILE = 128): thread (kk = lid / 32, g = lid % 32)
 // fetches A[4g..4g+3, k] and B[k, 4g..4g+3] for k = k0 + kk and k0 + 8 + kk (load_k): one k per load, so
 // the division that splits k into its (c, i, j) happens once per load, and the four columns' (n, oy, ox)
@@ -70,7 +71,7 @@ fn conv2d_gemm_forward(@builtin(local_invocation_index) lid: u32, @builtin(workg
   let taps = params.kernel_height * params.kernel_width;
   let k_total = params.in_channels * taps;
   let in_plane = params.in_height * params.in_width;
-  let m0 = wid.y * TILE;
+  let m0 = wid.y * TILE_M;
   let n0 = wid.x * TILE;
   let g = lid % GROUPS;
 
@@ -93,6 +94,7 @@ fn conv2d_gemm_forward(@builtin(local_invocation_index) lid: u32, @builtin(workg
     for (var load = 0u; load < LOADS; load++) {
       let k = load_k(k0, load, lid);
       let k_ok = k < range.y;
+      let a_ok = k_ok && loads_a(lid);  // this thread's A rows are in the tile
       let c = k / taps;
       let i = (k % taps) / params.kernel_width;
       let j = k % params.kernel_width;
@@ -100,7 +102,7 @@ fn conv2d_gemm_forward(@builtin(local_invocation_index) lid: u32, @builtin(workg
       var b = vec4<f32>();
       for (var q = 0u; q < 4u; q++) {
         let o = m0 + 4u * g + q;
-        if (k_ok && o < rows) { a[q] = weight[o * k_total + k]; }
+        if (a_ok && o < rows) { a[q] = weight[o * k_total + k]; }
         let iy = corner_y[q] + i32(i);
         let ix = corner_x[q] + i32(j);
         if (k_ok && inside(iy, params.in_height) && inside(ix, params.in_width)) {
@@ -139,7 +141,7 @@ fn conv2d_gemm_backward_input(@builtin(local_invocation_index) lid: u32, @builti
   let phase_taps = phase.taps_y * phase.taps_x;
   let k_total = params.out_channels * phase_taps;
   let out_plane = params.out_height * params.out_width;
-  let m0 = wid.y * TILE;
+  let m0 = wid.y * TILE_M;
   let n0 = wid.x * TILE;
   if (n0 >= columns) { return; }  // the grid covers the largest phase; uniform across the workgroup
   let g = lid % GROUPS;
@@ -162,6 +164,7 @@ fn conv2d_gemm_backward_input(@builtin(local_invocation_index) lid: u32, @builti
     for (var load = 0u; load < LOADS; load++) {
       let k = load_k(k0, load, lid);
       let k_ok = k < range.y;
+      let a_ok = k_ok && loads_a(lid);  // this thread's A rows are in the tile
       let o = k / phase_taps;
       let t = (k % phase_taps) / phase.taps_x;
       let u = k % phase.taps_x;
@@ -170,7 +173,7 @@ fn conv2d_gemm_backward_input(@builtin(local_invocation_index) lid: u32, @builti
       var b = vec4<f32>();
       for (var q = 0u; q < 4u; q++) {
         let c = m0 + 4u * g + q;
-        if (k_ok && c < rows) { a[q] = weight[(o * rows + c) * params.kernel_height * params.kernel_width + tap]; }
+        if (a_ok && c < rows) { a[q] = weight[(o * rows + c) * params.kernel_height * params.kernel_width + tap]; }
         let oy = start_y[q] - i32(t);
         let ox = start_x[q] - i32(u);
         if (k_ok && inside(oy, params.out_height) && inside(ox, params.out_width)) {
@@ -208,7 +211,7 @@ fn conv2d_gemm_backward_weight(@builtin(local_invocation_index) lid: u32, @built
   let plane = params.out_height * params.out_width;
   let k_total = params.batch * plane;
   let in_plane = params.in_height * params.in_width;
-  let m0 = wid.y * TILE;
+  let m0 = wid.y * TILE_M;
   let n0 = wid.x * TILE;
   let g = lid % GROUPS;
 
@@ -229,6 +232,7 @@ fn conv2d_gemm_backward_weight(@builtin(local_invocation_index) lid: u32, @built
     for (var load = 0u; load < LOADS; load++) {
       let k = load_k(k0, load, lid);
       let k_ok = k < range.y;
+      let a_ok = k_ok && loads_a(lid);  // this thread's A rows are in the tile
       let n = k / plane;
       let pos = k % plane;
       let oy = i32((pos / params.out_width) * params.stride);
@@ -238,7 +242,7 @@ fn conv2d_gemm_backward_weight(@builtin(local_invocation_index) lid: u32, @built
       var b = vec4<f32>();
       for (var q = 0u; q < 4u; q++) {
         let o = m0 + 4u * g + q;
-        if (k_ok && o < rows) { a[q] = grad_y[(n * rows + o) * plane + pos]; }
+        if (a_ok && o < rows) { a[q] = grad_y[(n * rows + o) * plane + pos]; }
         let iy = oy + shift_y[q];
         let ix = ox + shift_x[q];
         if (k_ok && inside(iy, params.in_height) && inside(ix, params.in_width)) {

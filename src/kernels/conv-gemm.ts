@@ -18,12 +18,26 @@ const file = 'shaders/fast/conv2d_gemm.wgsl';
  */
 export type Tile = 32 | 64 | 128;
 export const TILES: readonly Tile[] = [32, 64, 128];
-const gemmKernels = (tile: Tile): Record<GemmPass, Kernel> => ({
-  forward: new Kernel(file, gemmCode, 'conv2d_gemm_forward', { TILE: tile }),
-  backwardInput: new Kernel(file, gemmCode, 'conv2d_gemm_backward_input', { TILE: tile }),
-  backwardWeight: new Kernel(file, gemmCode, 'conv2d_gemm_backward_weight', { TILE: tile }),
-});
-const kernelsByTile: Record<Tile, Record<GemmPass, Kernel>> = { 32: gemmKernels(32), 64: gemmKernels(64), 128: gemmKernels(128) };
+/**
+ * The tiles that also come with half as many rows (`halfRows`, the shader's TILE_M = TILE / 2): 64 x 128
+ * and 32 x 64, for a GEMM of few rows (DCGAN's 64-channel passes) and many columns, which a square tile
+ * either pads (128 x 128: half of it idle) or feeds fewer multiply-adds per loaded value (64 x 64: 32,
+ * against 42.7 in 64 x 128).
+ */
+export const HALF_ROW_TILES: readonly Tile[] = [64, 128];
+const gemmKernels = (tile: Tile, halfRows: boolean): Record<GemmPass, Kernel> => {
+  const constants: Record<string, number> = halfRows ? { TILE: tile, TILE_M: tile / 2 } : { TILE: tile };
+  return {
+    forward: new Kernel(file, gemmCode, 'conv2d_gemm_forward', constants),
+    backwardInput: new Kernel(file, gemmCode, 'conv2d_gemm_backward_input', constants),
+    backwardWeight: new Kernel(file, gemmCode, 'conv2d_gemm_backward_weight', constants),
+  };
+};
+const kernelsByTile: Record<Tile, Record<GemmPass, Kernel>> = { 32: gemmKernels(32, false), 64: gemmKernels(64, false), 128: gemmKernels(128, false) };
+const halfRowKernels: Partial<Record<Tile, Record<GemmPass, Kernel>>> = Object.fromEntries(HALF_ROW_TILES.map((t) => [t, gemmKernels(t, true)]));
+
+/** Rows of one output tile of `tiling`: the tile, or half of it. */
+export const tileRows = (tiling: GemmTiling): number => (tiling.halfRows ? tiling.tile / 2 : tiling.tile);
 const reduceKernel = new Kernel('shaders/fast/split_k_reduce.wgsl', reduceCode, 'split_k_reduce');
 const skinnyKernel = new Kernel('shaders/fast/conv2d_skinny.wgsl', skinnyCode, 'conv2d_skinny_backward_input');
 
@@ -48,8 +62,11 @@ interface GemmDims {
 
 /** How one GEMM is cut up: the output tile and the number of K chunks (split-K partial sums). */
 export interface GemmTiling {
+  /** outputs along N (columns) per workgroup, and along M (rows) unless halfRows */
   tile: Tile;
   splits: number;
+  /** a tile of tile / 2 rows (HALF_ROW_TILES only); absent: square */
+  halfRows?: boolean;
 }
 
 /**
@@ -71,7 +88,8 @@ export function gemmDims(pass: GemmPass, xShape: Shape, wShape: Shape, yShape: S
 }
 
 /** Workgroups of one unsplit dispatch with this tile. */
-export const gemmWorkgroups = (d: GemmDims, tile: Tile): number => Math.ceil(d.columns / tile) * Math.ceil(d.rows / tile) * d.phases;
+export const gemmWorkgroups = (d: GemmDims, tile: Tile, rows: number = tile): number =>
+  Math.ceil(d.columns / tile) * Math.ceil(d.rows / rows) * d.phases;
 
 /**
  * The tile for a rows x columns GEMM: the one with the least padded work, ⌈M/T⌉·⌈N/T⌉·T², where a
@@ -119,9 +137,11 @@ interface GemmLaunch {
 
 /** One GEMM dispatch, or with split K a dispatch into partial sums plus the reduction. */
 function gemm(l: GemmLaunch): Tensor {
-  const { tile, splits } = l.tiling;
-  const kernel = kernelsByTile[tile][l.pass];
-  const grid: [number, number] = [Math.ceil(l.dims.columns / tile), Math.ceil(l.dims.rows / tile)];
+  const { tile, splits, halfRows } = l.tiling;
+  const kernels = halfRows ? halfRowKernels[tile] : kernelsByTile[tile];
+  if (!kernels) throw new Error(`conv gemm: no ${tile / 2} x ${tile} tile (half-row tiles: ${HALF_ROW_TILES.join(', ')})`);
+  const kernel = kernels[l.pass];
+  const grid: [number, number] = [Math.ceil(l.dims.columns / tile), Math.ceil(l.dims.rows / tileRows(l.tiling))];
   const out = Tensor.empty(l.outShape, l.what);
   const bias = l.bias ?? Object.values(l.inputs)[0];  // bound but unread without a bias
   const hasBias = l.bias ? 1 : 0;

@@ -24,7 +24,7 @@ import { sync } from '../gpu/context.ts';
 import { profiler, wallTime } from '../gpu/profiler.ts';
 import { tidy, type Tensor } from '../gpu/tensor.ts';
 import { resolveIncludes } from '../gpu/wgsl-include.ts';
-import { SKINNY_CHANNELS, TILES, gemmDims, gemmWorkgroups } from './conv-gemm.ts';
+import { HALF_ROW_TILES, SKINNY_CHANNELS, TILES, gemmDims, gemmWorkgroups, type Tile } from './conv-gemm.ts';
 import { isDense } from './conv-dense.ts';
 import { fastPlan, heuristicPlan, passKey, planText, runConvPass, type ConvPassShape, type ConvPlan } from './conv.ts';
 import { randomNormal } from './random.ts';
@@ -48,7 +48,7 @@ const MAX_CANDIDATE_SPLITS = 256;
 const ROUNDS = 5;
 const MARGIN = 1.05;
 /** Bump when the candidate rules or the timing change: cached choices made under other rules are redone. */
-const RULES_VERSION = 3;
+const RULES_VERSION = 4;
 
 /** The plans that can run `p`, the heuristic's first; each one the tests check against the reference. */
 export function candidatePlans(p: ConvPassShape): ConvPlan[] {
@@ -58,14 +58,16 @@ export function candidatePlans(p: ConvPassShape): ConvPlan[] {
   add(fastPlan(p));
   const d = gemmDims(p.pass, p.x, p.w, p.y, p.stride);
   if (p.pass !== 'backwardWeight' || d.rows * d.columns * d.kTotal <= SIMPLE_WEIGHT_GRADIENT_MACS) add({ kernel: 'simple' });
-  const padded = (t: number) => Math.ceil(d.rows / t) * Math.ceil(d.columns / t) * t * t;
-  const least = Math.min(...TILES.map(padded));
-  for (const tile of TILES) {
-    if (padded(tile) > 2 * least) continue;
-    const workgroups = gemmWorkgroups(d, tile);
+  const padded = (t: number, rows = t) => Math.ceil(d.rows / rows) * Math.ceil(d.columns / t) * rows * t;
+  const least = Math.min(...TILES.map((t) => padded(t)));
+  const tilings: { tile: Tile; halfRows?: true }[] = [...TILES.map((tile) => ({ tile })), ...HALF_ROW_TILES.map((tile) => ({ tile, halfRows: true as const }))];
+  for (const { tile, halfRows } of tilings) {
+    const rows = halfRows ? tile / 2 : tile;
+    if (padded(tile, rows) > 2 * least || (halfRows && d.rows > rows)) continue;  // half rows: only for GEMMs that few rows fill
+    const workgroups = gemmWorkgroups(d, tile, rows);
     for (let splits = 1; splits <= MAX_CANDIDATE_SPLITS; splits *= 2) {
       if (splits > 1 && (d.kTotal / splits < MIN_CHUNK || (workgroups * splits) / 2 >= SPLIT_WORKGROUPS)) break;
-      add({ kernel: 'gemm', tile, splits });
+      add(halfRows ? { kernel: 'gemm', tile, splits, halfRows } : { kernel: 'gemm', tile, splits });
     }
   }
   return [...plans.values()];
@@ -77,7 +79,8 @@ export function isValidPlan(p: ConvPassShape, plan: ConvPlan): boolean {
     case 'simple': return true;
     case 'dense': return !(p.bias && p.pass !== 'backwardWeight') && isDense(p.x, p.w, p.y, p);
     case 'skinny': return p.pass === 'backwardInput' && p.x[1] <= SKINNY_CHANNELS;
-    case 'gemm': return TILES.includes(plan.tile) && Number.isInteger(plan.splits) && plan.splits >= 1 && plan.splits <= MAX_CANDIDATE_SPLITS;
+    case 'gemm': return TILES.includes(plan.tile) && Number.isInteger(plan.splits) && plan.splits >= 1 && plan.splits <= MAX_CANDIDATE_SPLITS
+      && (plan.halfRows === undefined || (plan.halfRows === true && HALF_ROW_TILES.includes(plan.tile)));
     default: return false;
   }
 }

@@ -80,7 +80,7 @@ export const passKey = (p: ConvPassShape): string =>
   `${p.pass} x${shapeText(p.x)} w${shapeText(p.w)} y${shapeText(p.y)} s${p.stride} p${p.padding}${p.bias ? ' bias' : ''}`;
 
 export const planText = (plan: ConvPlan): string =>
-  plan.kernel === 'gemm' ? `gemm ${plan.tile}${plan.splits > 1 ? ` split ${plan.splits}` : ''}` : plan.kernel;
+  plan.kernel === 'gemm' ? `gemm ${plan.halfRows ? `${plan.tile / 2}x${plan.tile}` : plan.tile}${plan.splits > 1 ? ` split ${plan.splits}` : ''}` : plan.kernel;
 
 const SIMPLE: ConvPlan = { kernel: 'simple' };
 const dims = (p: ConvPassShape) => gemmDims(p.pass, p.x, p.w, p.y, p.stride);
