@@ -18,8 +18,8 @@
 // A TILE_M x TILE output tile per workgroup (pipeline overrides: 128 x 128, 64 x 64, 32 x 32, or for GEMMs
 // with few rows 64 x 128 and 32 x 64; rows x columns), an 8x8 register block per thread (sixteen vec4
 // accumulators), so (TILE_M / 8)·(TILE / 8) threads, and K in steps of TILE_K = 16. In a tile of half as
-// many rows, only the threads whose A rows are in it load A (loads_a). Both tiles are stored k-major as vec4 in workgroup memory, so per k a thread
-// does four vec4 loads and sixteen vec4 FMAs. Loading (TILE = 128): thread (kk = lid / 32, g = lid % 32)
+// many rows, only the threads whose A rows are in it load A (loads_a). Both tiles are stored k-major as
+// vec4 in workgroup memory, so per k a thread does four vec4 loads and sixteen vec4 FMAs. Loading (TILE = 128): thread (kk = lid / 32, g = lid % 32)
 // fetches A[4g..4g+3, k] and B[k, 4g..4g+3] for k = k0 + kk and k0 + 8 + kk (load_k): one k per load, so
 // the division that splits k into its (c, i, j) happens once per load, and the four columns' (n, oy, ox)
 // are split once per kernel. Why 8x8 blocks and 128 tiles: each value loaded into a 128 tile feeds 128
