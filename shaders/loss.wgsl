@@ -4,6 +4,8 @@
 // reduction in workgroup memory adds the WORKGROUP_SIZE partial sums (shaders/shared/tree_sum.wgsl). The
 // batch is small, so one workgroup is enough.
 // Backward kernels are one thread per element and read dL/dloss from grad_loss[0].
+// mean_sigmoid is the statistic a GAN logs beside its loss, D's mean probability (1/n) Σ σ(x_i) for a batch
+// of logits (D(x), D(G(z))): one dispatch where a sigmoid and a mean would take two. No gradient.
 
 struct Params { n: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
@@ -87,4 +89,15 @@ fn bce_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     let p = x[i];
     out[i] = (p - targets[i]) / max((1.0 - p) * p, 1e-12) / f32(params.n) * grad_loss[0];
   }
+}
+
+// out[0] = (1/n) Σ σ(x_i), with σ(v) = 1/(1+e) for v ≥ 0 and e/(1+e) for v < 0, e = exp(−|v|) (never overflows)
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn mean_sigmoid(@builtin(local_invocation_index) lid: u32) {
+  var sum = 0.0;
+  for (var i = lid; i < params.n; i = i + WORKGROUP_SIZE) {
+    let e = exp(-abs(x[i]));
+    sum = sum + select(e, 1.0, x[i] >= 0.0) / (1.0 + e);
+  }
+  write_mean(lid, sum);
 }

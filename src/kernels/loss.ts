@@ -1,5 +1,6 @@
 // Launchers for shaders/loss.wgsl: binary cross-entropy, mean over all elements. Forward returns a [1]
 // tensor; backward returns dL/dinput given dL/dloss as a [1] tensor. Autograd lives in src/autograd/loss.ts.
+// Also meanSigmoid, the mean probability of a batch of logits that training logs (no gradient).
 import code from '../../shaders/loss.wgsl?raw';
 import { Kernel } from '../gpu/kernel.ts';
 import { Tensor, shapeText } from '../gpu/tensor.ts';
@@ -12,6 +13,7 @@ const kernels = {
   bceWithLogitsBackward: kernel('bce_with_logits_backward'),
   bceForward: kernel('bce_forward'),
   bceBackward: kernel('bce_backward'),
+  meanSigmoid: kernel('mean_sigmoid'),
 };
 
 /** One workgroup loops over all n elements and tree-reduces: the loss is a mean over a small batch. */
@@ -41,3 +43,10 @@ export const bceForward = (p: Tensor, target: Tensor) => forward(kernels.bceForw
 /** dL/dp = (p − y) / max((1−p)·p, 1e-12) / n · dL/dloss (PyTorch's form) */
 export const bceBackward = (p: Tensor, target: Tensor, gradLoss: Tensor) =>
   backward(kernels.bceBackward, 'bce backward', p, target, gradLoss);
+
+/** mean(σ(x)) over all elements, shape [1]: D's mean probability for a batch of its logits (a statistic: no gradient) */
+export function meanSigmoid(logits: Tensor): Tensor {
+  const out = Tensor.empty([1], 'mean sigmoid');
+  kernels.meanSigmoid.dispatch({ x: logits, out }, { n: logits.size }, [1], ` ${shapeText(logits.shape)}`);
+  return out;
+}

@@ -53,3 +53,10 @@ export function bceBackward(p: Vec, y: Vec, gradLoss = 1): Vec {
   for (let i = 0; i < n; i++) dp[i] = ((p[i] - y[i]) / Math.max((1 - p[i]) * p[i], 1e-12) / n) * gradLoss;
   return dp;
 }
+
+/** (1/n) Σ σ(x_i): the mean probability of a batch of logits */
+export function meanSigmoid(x: Vec): number {
+  let sum = 0;
+  for (let i = 0; i < x.length; i++) sum += 1 / (1 + Math.exp(-x[i]));
+  return sum / x.length;
+}

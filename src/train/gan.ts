@@ -8,8 +8,7 @@ import { backward, frozen, noGrad } from '../autograd/tape.ts';
 import { bceWithLogits } from '../autograd/loss.ts';
 import { fill } from '../kernels/elementwise.ts';
 import { randomNormal, randomNormalInto } from '../kernels/random.ts';
-import { meanForward } from '../kernels/reduce.ts';
-import { sigmoidForward } from '../kernels/activations.ts';
+import { meanSigmoid } from '../kernels/loss.ts';
 import { createDcgan, type DcganConfig, type Discriminator, type Generator } from '../model/dcgan.ts';
 import { Adam } from '../optim/adam.ts';
 import { mixSeeds } from '../util/seeds.ts';
@@ -164,7 +163,7 @@ export class GanTraining {
       });
       this.optimizerG.step();
       this.average?.update();
-      return noGrad(() => [lossReal, lossFake, lossG, ...[logitsReal, logitsFake, logitsAfter].map((l) => meanForward(sigmoidForward(l)))]);
+      return [lossReal, lossFake, lossG, ...[logitsReal, logitsFake, logitsAfter].map(meanSigmoid)];
     });
     // the step's one read-back, for logging and the divergence guard: six scalars in one copy, recorded
     // and submitted with the step before readAll returns, so the scalars' buffers can go back to the pool

@@ -39,13 +39,14 @@ function lossCase(name: string, shape: Shape, make: () => LossData, elementwise 
     name: tag,
     run: async () => {
       const { x, p, y, gradLoss } = make();
-      const [lossLogits, dLogits, lossP, dP] = tidy(() => {
+      const [lossLogits, dLogits, lossP, dP, meanProbability] = tidy(() => {
         const tx = upload(x, shape);
         const tp = upload(p, shape);
         const ty = upload(y, shape);
         const g = upload(Float64Array.of(gradLoss), [1]);
-        return [gpu.bceWithLogitsForward(tx, ty), gpu.bceWithLogitsBackward(tx, ty, g), gpu.bceForward(tp, ty), gpu.bceBackward(tp, ty, g)];
+        return [gpu.bceWithLogitsForward(tx, ty), gpu.bceWithLogitsBackward(tx, ty, g), gpu.bceForward(tp, ty), gpu.bceBackward(tp, ty, g), gpu.meanSigmoid(tx)];
       });
+      assertClose(`meanSigmoid ${tag}`, await download(meanProbability), [ref.meanSigmoid(x)]);
       assertClose(`bceWithLogits forward ${tag}`, await download(lossLogits), [ref.bceWithLogitsForward(x, y)]);
       assertClose(`bceWithLogits backward ${tag}`, await download(dLogits), ref.bceWithLogitsBackward(x, y, gradLoss));
       assertClose(`bce forward ${tag}`, await download(lossP), [ref.bceForward(p, y)]);
@@ -53,7 +54,7 @@ function lossCase(name: string, shape: Shape, make: () => LossData, elementwise 
       const dPRef = ref.bceBackward(p, y, gradLoss);
       assertClose(`bce backward ${tag}`, dPGpu, dPRef);
       if (elementwise) dPRef.forEach((v, i) => assertClose(`bce backward ${tag} element ${i} (p ${p[i]}, y ${y[i]})`, [dPGpu[i]], [v]));
-      for (const t of [lossLogits, dLogits, lossP, dP]) t.dispose();
+      for (const t of [lossLogits, dLogits, lossP, dP, meanProbability]) t.dispose();
     },
   };
 }
