@@ -7,11 +7,10 @@ import { createRequire, register } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { ConvVariant } from '../src/kernels/conv.ts';
 import { parseKernelSet } from '../src/kernels/kernel-set.ts';
 import { commandLine } from '../src/node/cli/args.ts';
 import { parseTuneMode } from '../src/train/tune.ts';
-import { CONV_VARIANTS, DEFAULT_OPTIONS, SECTIONS, runBench, type BenchOptions, type BenchResult, type Section } from './core.ts';
+import { CONV_VARIANTS, DEFAULT_OPTIONS, SECTIONS, convVariantOf, runBench, type BenchOptions, type BenchResult, type Section } from './core.ts';
 import { formatReport } from './report.ts';
 
 const USAGE = `usage: ${commandLine('bench')} [options]
@@ -19,7 +18,8 @@ const USAGE = `usage: ${commandLine('bench')} [options]
   --kernels conv,iteration,ceilings,peer (sections; default ceilings,conv,iteration)
   --layers G.main.0,D.main.11  only these conv layers in the conv section (default: all)
   --variants simple,fast  conv versions the conv section times (the simple weight gradient of a 64x64,
-                        ngf 64 model takes minutes on a CPU adapter: --variants fast skips it)
+                        ngf 64 model takes minutes on a CPU adapter: --variants fast skips it), or plans
+                        by name: --variants 'fast,gemm 64x128,gemm 128 split 4' (each on the passes it can run)
   --kernel-set fast     the run-wide kernel set (src/kernels/kernel-set.ts) of the iteration section and of
                         the conv section's default choice; simple also makes --variants default to simple
   --tune auto           conv plans tuned on this adapter first (auto: reuse kept choices; force: tune again;
@@ -85,13 +85,15 @@ function parseOptions(): BenchOptions {
   const kernels = parseKernelSet(values['kernel-set'] ?? d.kernelSet);
   const variants = values.variants === undefined ? (kernels === 'simple' ? ['simple'] : d.variants) : values.variants.split(',').map((v) => v.trim());
   for (const v of variants) {
-    if (!CONV_VARIANTS.includes(v as ConvVariant)) throw new Error(`--variants: unknown conv version '${v}' (choose from ${CONV_VARIANTS.join(', ')})`);
+    if (!convVariantOf(v)) {
+      throw new Error(`--variants: unknown conv version '${v}' (choose from ${CONV_VARIANTS.join(', ')}, or a plan: gemm 128, gemm 64x128 split 2, skinny, dense, ...)`);
+    }
   }
   const sgemmSize = positiveInteger('sgemm-size', values['sgemm-size'], d.sgemmSize);
   if (sgemmSize % 128) throw new Error(`--sgemm-size must be a multiple of 128, got ${sgemmSize}`);
   return {
     layers: values.layers === undefined ? d.layers : values.layers.split(',').map((l) => l.trim()),
-    batches, sections: sections as Section[], variants: variants as ConvVariant[], kernelSet: kernels, sgemmSize,
+    batches, sections: sections as Section[], variants, kernelSet: kernels, sgemmSize,
     tune: parseTuneMode(values.tune ?? d.tune),
     imageSize: positiveInteger('image-size', values['image-size'], d.imageSize),
     ngf: positiveInteger('ngf', values.ngf, d.ngf),

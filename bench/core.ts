@@ -16,6 +16,7 @@ import { randomNormal } from '../src/kernels/random.ts';
 import { convLayerShapes, convPassShapes, type ConvLayerShape } from '../src/model/conv-layers.ts';
 import { Discriminator, Generator, seedStream, type DcganConfig } from '../src/model/dcgan.ts';
 import { GanTraining, stepConvMacs } from '../src/train/gan.ts';
+import { isValidPlan } from '../src/kernels/conv-tune.ts';
 import { tuneConvPlans, type TuneMode, type TuneOutcome, type TuningStore } from '../src/train/tune.ts';
 import type { AdapterDescription } from '../src/gpu/device.ts';
 import { measureCeilings, type Ceilings } from './ceilings.ts';
@@ -33,8 +34,11 @@ export interface BenchOptions {
   sections: Section[];
   /** the conv layers the conv section times, by model index ("G.main.0", "D.main.11"); empty: all */
   layers: string[];
-  /** the conv versions the conv section times each pass with (src/kernels/conv.ts's `variant` argument) */
-  variants: conv.ConvVariant[];
+  /**
+   * what the conv section times each pass with (src/kernels/conv.ts's `variant` argument): 'simple',
+   * 'fast', or a plan by its name (conv.planText: 'gemm 64x128 split 2'), run on the passes it can run
+   */
+  variants: string[];
   /** the run-wide kernel set (src/kernels/kernel-set.ts): what the iteration section and the conv section's
    * default choice ('auto' kernels) run; absent (an older JSON) is 'fast' */
   kernelSet?: KernelSet;
@@ -75,7 +79,7 @@ export interface LayerResult {
   layer: string;
   pass: Pass;
   /** the conv version forced for this measurement */
-  variant: conv.ConvVariant;
+  variant: string;
   /** whether the launchers' own choice ('auto', what training runs) is this variant at this shape */
   auto: boolean;
   ms: number;
@@ -183,8 +187,13 @@ function layersOf(config: DcganConfig, batch: number): ConvLayerShape[] {
 /** The versions src/kernels/conv.ts can be forced to use (its `variant` argument); 'auto' picks one per shape. */
 export const CONV_VARIANTS: conv.ConvVariant[] = ['simple', 'fast'];
 
+/** A --variants entry as the launchers take it: a version, or the plan it names; null for neither. */
+export function convVariantOf(text: string): conv.ConvVariant | conv.ConvPlan | null {
+  return CONV_VARIANTS.includes(text as conv.ConvVariant) ? (text as conv.ConvVariant) : conv.parsePlan(text);
+}
+
 /** The three passes of one layer through the launchers of src/kernels/conv.ts; no variant = the launcher's own choice. */
-function passes(l: ConvLayerShape, x: Tensor, w: Tensor, dy: Tensor, variant?: conv.ConvVariant): [Pass, () => void][] {
+function passes(l: ConvLayerShape, x: Tensor, w: Tensor, dy: Tensor, variant?: conv.ConvVariant | conv.ConvPlan): [Pass, () => void][] {
   const o = l.options;
   if (l.transposed) {
     return [
@@ -226,8 +235,18 @@ async function benchLayers(o: BenchOptions, batch: number, ceilings: Ceilings | 
     const bytes = 4 * (sizeOf(l.x) + sizeOf(l.w) + sizeOf(l.y)); // each pass reads two of these and writes the third
     const autoKernels: string[] = [];
     for (const [, record] of passes(l, x, w, dy)) autoKernels.push(await kernelsOf(record)); // one at a time: one profiler
+    // the layer's passes in conv geometry (src/model/conv-layers.ts), in the order of passes(): a transposed
+    // conv's forward is the conv's input gradient and its input gradient the conv's forward
+    const [cForward, cInput, cWeight] = convPassShapes(l);
+    const shapes = l.transposed ? [cInput, cForward, cWeight] : [cForward, cInput, cWeight];
     for (const variant of o.variants) {
-      for (const [index, [pass, record]] of passes(l, x, w, dy, variant).entries()) {
+      const forced = convVariantOf(variant);
+      if (!forced) throw new Error(`--variants: unknown conv version '${variant}'`);
+      for (const [index, [pass, record]] of passes(l, x, w, dy, forced).entries()) {
+        if (typeof forced === 'object' && !isValidPlan(shapes[index], forced)) {
+          log(`  batch ${batch} ${l.name} ${pass} [${variant}]: cannot run this pass, skipped`);
+          continue;
+        }
         const t = await timeDispatches(() => tidy(record), o.repeat);
         const kernels = [...new Set(t.kernels.map((k) => k.kernel))].sort();
         const gflops = (2 * l.macs) / (t.ms * 1e6);

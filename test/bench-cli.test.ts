@@ -16,7 +16,8 @@ describe('npm run bench flags', () => {
     expect(r.stdout).toMatch(/--kernel-set/);
   });
   it('an unknown flag or section gets one line naming it, exit 1', () => {
-    for (const [args, message] of [[['--bogus'], /^error: Unknown option '--bogus' \(npm run bench -- --help lists the options\)$/], [['--kernels', 'nope'], /^error: --kernels: unknown section 'nope'/]] as const) {
+    for (const [args, message] of [[['--bogus'], /^error: Unknown option '--bogus' \(npm run bench -- --help lists the options\)$/], [['--kernels', 'nope'], /^error: --kernels: unknown section 'nope'/],
+      [['--variants', 'fast,gemm 48'], /^error: --variants: unknown conv version 'gemm 48' \(choose from simple, fast, or a plan/]] as const) {
       const r = bench(...args);
       expect(r.status, args.join(' ')).toBe(1);
       const lines = r.stderr.split('\n').filter((l) => l.trim() && !l.startsWith('Warning: maxDynamic'));

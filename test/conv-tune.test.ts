@@ -81,6 +81,11 @@ describe('every candidate plan matches the float64 reference', () => {
     for (const want of ['gemm 32', 'gemm 64', 'gemm 128', 'gemm 32x64', 'gemm 64x128', 'simple', 'skinny', 'dense']) expect(texts).toContain(want);
     expect(texts.some((t) => /split \d+/.test(t))).toBe(true);
   });
+
+  it('every candidate is found again by its name (the bench takes plans by name), and a wrong name is none', () => {
+    for (const plan of shapes.flatMap((p) => candidatePlans(p))) expect(conv.parsePlan(conv.planText(plan)), conv.planText(plan)).toEqual(plan);
+    for (const bad of ['gemm 48', 'gemm 32x128', 'gemm 16x32', 'gemm 128 split 0', 'tiled', 'gemm']) expect(conv.parsePlan(bad), bad).toBeNull();
+  });
 });
 
 describe('the candidate space suits a large GPU', () => {

@@ -14,7 +14,7 @@ import code from '../../shaders/conv2d.wgsl?raw';
 import { Kernel, foldGrid } from '../gpu/kernel.ts';
 import { Tensor, shapeText, type Shape } from '../gpu/tensor.ts';
 import { conv2dOutputShape, convTranspose2dOutputShape, type ConvOptions } from './conv-shapes.ts';
-import { SKINNY_CHANNELS, gemmBackwardInput, gemmBackwardWeight, gemmDims, gemmForward, heuristicTiling, skinnyBackwardInput, type GemmTiling } from './conv-gemm.ts';
+import { HALF_ROW_TILES, SKINNY_CHANNELS, TILES, gemmBackwardInput, gemmBackwardWeight, gemmDims, gemmForward, heuristicTiling, skinnyBackwardInput, type GemmTiling, type Tile } from './conv-gemm.ts';
 import { denseBackwardInput, denseBackwardWeight, denseForward, isDense } from './conv-dense.ts';
 import { kernelSet } from './kernel-set.ts';
 
@@ -81,6 +81,22 @@ export const passKey = (p: ConvPassShape): string =>
 
 export const planText = (plan: ConvPlan): string =>
   plan.kernel === 'gemm' ? `gemm ${plan.halfRows ? `${plan.tile / 2}x${plan.tile}` : plan.tile}${plan.splits > 1 ? ` split ${plan.splits}` : ''}` : plan.kernel;
+
+/**
+ * The plan a planText names ('gemm 128', 'gemm 64x128 split 2', 'skinny', ...), or null: the bench's
+ * --variants takes plans by these names. Whether it can run a given pass is checked when it runs.
+ */
+export function parsePlan(text: string): ConvPlan | null {
+  if (text === 'simple' || text === 'skinny' || text === 'dense') return { kernel: text };
+  const m = /^gemm (\d+)(?:x(\d+))?(?: split (\d+))?$/.exec(text);
+  if (!m) return null;
+  const columns = Number(m[2] ?? m[1]);
+  const halfRows = m[2] !== undefined;
+  const splits = Number(m[3] ?? 1);
+  const tile = columns as Tile;
+  if (!TILES.includes(tile) || splits < 1 || (halfRows && (!HALF_ROW_TILES.includes(tile) || Number(m[1]) !== tile / 2))) return null;
+  return halfRows ? { kernel: 'gemm', tile, splits, halfRows } : { kernel: 'gemm', tile, splits };
+}
 
 const SIMPLE: ConvPlan = { kernel: 'simple' };
 const dims = (p: ConvPassShape) => gemmDims(p.pass, p.x, p.w, p.y, p.stride);
