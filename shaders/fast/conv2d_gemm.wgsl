@@ -44,6 +44,16 @@
 // #include "shared/conv_phases.wgsl"
 // #include "shared/gemm_tiles.wgsl"
 
+// The conv's window as pipeline constants, where the other conv kernels read params' kernel_height,
+// kernel_width, stride and padding (same values; src/kernels/conv-gemm.ts compiles one pipeline per window,
+// and DCGAN has two: k4 s2 p1 and k4 s1 p0). Why: every tile load splits its k into (c, i, j), (o, t, u)
+// or (n, oy, ox) by these sizes, and with constants the compiler turns those divisions into shifts and
+// multiplies, and folds the phase geometry: 4–17% faster per pass on lavapipe (bench/RESULTS.md).
+override KH: u32;
+override KW: u32;
+override STRIDE: u32;
+override PADDING: u32;
+
 // The k range [start, end) of split `split` of a K-long sum, in whole steps of TILE_K.
 fn k_range(k_total: u32, split: u32) -> vec2<u32> {
   let chunk = ((k_total + params.splits - 1u) / params.splits + TILE_K - 1u) / TILE_K * TILE_K;
@@ -68,7 +78,7 @@ fn conv2d_gemm_forward(@builtin(local_invocation_index) lid: u32, @builtin(workg
   let rows = params.out_channels;
   let plane = params.out_height * params.out_width;
   let columns = params.batch * plane;
-  let taps = params.kernel_height * params.kernel_width;
+  let taps = KH * KW;
   let k_total = params.in_channels * taps;
   let in_plane = params.in_height * params.in_width;
   let m0 = wid.y * TILE_M;
@@ -83,8 +93,8 @@ fn conv2d_gemm_forward(@builtin(local_invocation_index) lid: u32, @builtin(workg
     let col = n0 + 4u * g + q;
     let n = col / plane;
     let pos = col % plane;
-    corner_y[q] = select(OUTSIDE, i32((pos / params.out_width) * params.stride) - i32(params.padding), col < columns);
-    corner_x[q] = i32((pos % params.out_width) * params.stride) - i32(params.padding);
+    corner_y[q] = select(OUTSIDE, i32((pos / params.out_width) * STRIDE) - i32(PADDING), col < columns);
+    corner_x[q] = i32((pos % params.out_width) * STRIDE) - i32(PADDING);
     image[q] = n * params.in_channels * in_plane;
   }
 
@@ -96,8 +106,8 @@ fn conv2d_gemm_forward(@builtin(local_invocation_index) lid: u32, @builtin(workg
       let k_ok = k < range.y;
       let a_ok = k_ok && loads_a(lid);  // this thread's A rows are in the tile
       let c = k / taps;
-      let i = (k % taps) / params.kernel_width;
-      let j = k % params.kernel_width;
+      let i = (k % taps) / KW;
+      let j = k % KW;
       var a = vec4<f32>();
       var b = vec4<f32>();
       for (var q = 0u; q < 4u; q++) {
@@ -131,8 +141,8 @@ fn conv2d_gemm_forward(@builtin(local_invocation_index) lid: u32, @builtin(workg
 // form of "dx += w · dy over every tap" restricted to the taps that exist.   M = C, N = batch·Hq·Wq, K = O·Tt·Tu.
 @compute @workgroup_size(THREADS)
 fn conv2d_gemm_backward_input(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  let s = params.stride;
-  let phase = input_phase(wid.z / params.splits);
+  let s = STRIDE;
+  let phase = input_phase(wid.z / params.splits, KH, KW, STRIDE, PADDING);
   let split = wid.z % params.splits;
 
   let rows = params.in_channels;
@@ -168,12 +178,12 @@ fn conv2d_gemm_backward_input(@builtin(local_invocation_index) lid: u32, @builti
       let o = k / phase_taps;
       let t = (k % phase_taps) / phase.taps_x;
       let u = k % phase.taps_x;
-      let tap = (phase.ry + s * t) * params.kernel_width + phase.rx + s * u;  // (i, j) within a kernel plane
+      let tap = (phase.ry + s * t) * KW + phase.rx + s * u;  // (i, j) within a kernel plane
       var a = vec4<f32>();
       var b = vec4<f32>();
       for (var q = 0u; q < 4u; q++) {
         let c = m0 + 4u * g + q;
-        if (a_ok && c < rows) { a[q] = weight[(o * rows + c) * params.kernel_height * params.kernel_width + tap]; }
+        if (a_ok && c < rows) { a[q] = weight[(o * rows + c) * KH * KW + tap]; }
         let oy = start_y[q] - i32(t);
         let ox = start_x[q] - i32(u);
         if (k_ok && inside(oy, params.out_height) && inside(ox, params.out_width)) {
@@ -206,7 +216,7 @@ fn conv2d_gemm_backward_input(@builtin(local_invocation_index) lid: u32, @builti
 @compute @workgroup_size(THREADS)
 fn conv2d_gemm_backward_weight(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let rows = params.out_channels;
-  let taps = params.kernel_height * params.kernel_width;
+  let taps = KH * KW;
   let columns = params.in_channels * taps;
   let plane = params.out_height * params.out_width;
   let k_total = params.batch * plane;
@@ -221,8 +231,8 @@ fn conv2d_gemm_backward_weight(@builtin(local_invocation_index) lid: u32, @built
   var channel: array<u32, 4>;
   for (var q = 0u; q < 4u; q++) {
     let col = n0 + 4u * g + q;
-    shift_y[q] = select(OUTSIDE, i32((col % taps) / params.kernel_width) - i32(params.padding), col < columns);
-    shift_x[q] = i32(col % params.kernel_width) - i32(params.padding);
+    shift_y[q] = select(OUTSIDE, i32((col % taps) / KW) - i32(PADDING), col < columns);
+    shift_x[q] = i32(col % KW) - i32(PADDING);
     channel[q] = col / taps * in_plane;
   }
 
@@ -235,8 +245,8 @@ fn conv2d_gemm_backward_weight(@builtin(local_invocation_index) lid: u32, @built
       let a_ok = k_ok && loads_a(lid);  // this thread's A rows are in the tile
       let n = k / plane;
       let pos = k % plane;
-      let oy = i32((pos / params.out_width) * params.stride);
-      let ox = i32((pos % params.out_width) * params.stride);
+      let oy = i32((pos / params.out_width) * STRIDE);
+      let ox = i32((pos % params.out_width) * STRIDE);
       let image = n * params.in_channels * in_plane;
       var a = vec4<f32>();
       var b = vec4<f32>();

@@ -28,7 +28,7 @@ const PIXELS_PER_WORKGROUP = PIXELS * THREADS;  // src/kernels/conv-gemm.ts size
 @compute @workgroup_size(THREADS)
 fn conv2d_skinny_backward_input(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let s = params.stride;
-  let phase = input_phase(wid.z);
+  let phase = input_phase(wid.z, params.kernel_height, params.kernel_width, params.stride, params.padding);
   let phase_plane = max(phase.height * phase.width, 1u);
   let columns = params.batch * phase.height * phase.width;
   let out_plane = params.out_height * params.out_width;

@@ -14,19 +14,19 @@ struct Phase {
   base_y: u32, base_x: u32,  // the dy row and column of tap 0 for qy = qx = 0
 }
 
-// Phase number `phase` (0 ≤ phase < s²) is (ry, rx) = (phase / s, phase mod s).
-fn input_phase(phase: u32) -> Phase {
-  let s = params.stride;
+// Phase number `phase` (0 ≤ phase < s²) is (ry, rx) = (phase / s, phase mod s), for a kh x kw kernel with
+// stride s and padding p: params' values, or the same as pipeline constants (conv2d_gemm.wgsl).
+fn input_phase(phase: u32, kh: u32, kw: u32, s: u32, p: u32) -> Phase {
   var f: Phase;
   f.ry = phase / s;
   f.rx = phase % s;
-  f.iy0 = (f.ry + s - params.padding % s) % s;
-  f.ix0 = (f.rx + s - params.padding % s) % s;
+  f.iy0 = (f.ry + s - p % s) % s;
+  f.ix0 = (f.rx + s - p % s) % s;
   f.height = select(0u, (params.in_height - f.iy0 + s - 1u) / s, f.iy0 < params.in_height);
   f.width = select(0u, (params.in_width - f.ix0 + s - 1u) / s, f.ix0 < params.in_width);
-  f.taps_y = select(0u, (params.kernel_height - f.ry + s - 1u) / s, f.ry < params.kernel_height);
-  f.taps_x = select(0u, (params.kernel_width - f.rx + s - 1u) / s, f.rx < params.kernel_width);
-  f.base_y = (f.iy0 + params.padding - f.ry) / s;  // exact: iy0 + p ≡ ry (mod s)
-  f.base_x = (f.ix0 + params.padding - f.rx) / s;
+  f.taps_y = select(0u, (kh - f.ry + s - 1u) / s, f.ry < kh);
+  f.taps_x = select(0u, (kw - f.rx + s - 1u) / s, f.rx < kw);
+  f.base_y = (f.iy0 + p - f.ry) / s;  // exact: iy0 + p ≡ ry (mod s)
+  f.base_x = (f.ix0 + p - f.rx) / s;
   return f;
 }

@@ -11,7 +11,8 @@ import type { ConvOptions } from './conv-shapes.ts';
 type GemmPass = 'forward' | 'backwardInput' | 'backwardWeight';
 const file = 'shaders/fast/conv2d_gemm.wgsl';
 /**
- * The output tile sizes the shader's `override TILE` is compiled with: one pipeline per pass and size.
+ * The output tile sizes the shader's `override TILE` is compiled with: one pipeline per pass, size and
+ * conv window (gemmKernel).
  * 128 and 64 suit a CPU adapter (each loaded value feeds TILE multiply-adds); 32 (16 threads, 4x4
  * blocks of 8x8) gives a large GPU many more workgroups on DCGAN's small late layers. The tuner
  * (./conv-tune.ts) times them all; tileFor is the choice without tuning.
@@ -25,16 +26,28 @@ export const TILES: readonly Tile[] = [32, 64, 128];
  * against 42.7 in 64 x 128).
  */
 export const HALF_ROW_TILES: readonly Tile[] = [64, 128];
-const gemmKernels = (tile: Tile, halfRows: boolean): Record<GemmPass, Kernel> => {
-  const constants: Record<string, number> = halfRows ? { TILE: tile, TILE_M: tile / 2 } : { TILE: tile };
-  return {
-    forward: new Kernel(file, gemmCode, 'conv2d_gemm_forward', constants),
-    backwardInput: new Kernel(file, gemmCode, 'conv2d_gemm_backward_input', constants),
-    backwardWeight: new Kernel(file, gemmCode, 'conv2d_gemm_backward_weight', constants),
+/**
+ * The kernels of one tile and conv window: the tile and the window (kernel size, stride, padding) are the
+ * shader's override constants, so each pair is a pipeline of its own, made on first use. The window as
+ * constants turns the tile loads' divisions into shifts and multiplies (shaders/fast/conv2d_gemm.wgsl).
+ */
+const gemmKernelCache = new Map<string, Kernel>();
+function gemmKernel(pass: GemmPass, tiling: GemmTiling, window: { kh: number; kw: number; stride: number; padding: number }): Kernel {
+  const { tile, halfRows } = tiling;
+  if (!TILES.includes(tile) || (halfRows && !HALF_ROW_TILES.includes(tile))) {
+    throw new Error(`conv gemm: no ${halfRows ? `${tile / 2} x ${tile}` : `${tile}`} tile (tiles: ${TILES.join(', ')}; half-row tiles: ${HALF_ROW_TILES.join(', ')})`);
+  }
+  const constants: Record<string, number> = {
+    TILE: tile, ...(halfRows ? { TILE_M: tile / 2 } : {}), KH: window.kh, KW: window.kw, STRIDE: window.stride, PADDING: window.padding,
   };
+  const key = `${pass} ${Object.values(constants).join(' ')}`;
+  let kernel = gemmKernelCache.get(key);
+  if (!kernel) gemmKernelCache.set(key, (kernel = new Kernel(file, gemmCode, entryPoints[pass], constants)));
+  return kernel;
+}
+const entryPoints: Record<GemmPass, string> = {
+  forward: 'conv2d_gemm_forward', backwardInput: 'conv2d_gemm_backward_input', backwardWeight: 'conv2d_gemm_backward_weight',
 };
-const kernelsByTile: Record<Tile, Record<GemmPass, Kernel>> = { 32: gemmKernels(32, false), 64: gemmKernels(64, false), 128: gemmKernels(128, false) };
-const halfRowKernels: Partial<Record<Tile, Record<GemmPass, Kernel>>> = Object.fromEntries(HALF_ROW_TILES.map((t) => [t, gemmKernels(t, true)]));
 
 /** Rows of one output tile of `tiling`: the tile, or half of it. */
 export const tileRows = (tiling: GemmTiling): number => (tiling.halfRows ? tiling.tile / 2 : tiling.tile);
@@ -129,7 +142,7 @@ interface GemmLaunch {
   what: string;
   inputs: Record<string, Binding>;
   outShape: Shape;
-  geometry: Record<string, number>;  // the conv geometry members of Params
+  geometry: ReturnType<typeof geometry>;  // the conv geometry members of Params
   bias: Tensor | null;               // per output channel (dim 1 of outShape)
   dims: GemmDims;
   tiling: GemmTiling;
@@ -137,10 +150,9 @@ interface GemmLaunch {
 
 /** One GEMM dispatch, or with split K a dispatch into partial sums plus the reduction. */
 function gemm(l: GemmLaunch): Tensor {
-  const { tile, splits, halfRows } = l.tiling;
-  const kernels = halfRows ? halfRowKernels[tile] : kernelsByTile[tile];
-  if (!kernels) throw new Error(`conv gemm: no ${tile / 2} x ${tile} tile (half-row tiles: ${HALF_ROW_TILES.join(', ')})`);
-  const kernel = kernels[l.pass];
+  const { tile, splits } = l.tiling;
+  const g = l.geometry;
+  const kernel = gemmKernel(l.pass, l.tiling, { kh: g.kernel_height, kw: g.kernel_width, stride: g.stride, padding: g.padding });
   const grid: [number, number] = [Math.ceil(l.dims.columns / tile), Math.ceil(l.dims.rows / tileRows(l.tiling))];
   const out = Tensor.empty(l.outShape, l.what);
   const bias = l.bias ?? Object.values(l.inputs)[0];  // bound but unread without a bias
