@@ -3,7 +3,7 @@
 // generate writes valid PNGs, and bad input gives a one-line error.
 import { describe, expect, it, beforeAll } from 'vitest';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -14,6 +14,7 @@ import { GanTraining } from '../src/train/gan.ts';
 import { DivergenceGuard } from '../src/train/guard.ts';
 import { loggable } from '../src/train/loop.ts';
 import { writeSyntheticPhotos } from './support/photos.ts';
+import { SHIPPED_GENERATOR, generatorFile } from '../src/node/cli/paths.ts';
 
 useGpu();
 const run = promisify(execFile);
@@ -158,6 +159,25 @@ describe('npm run train / generate', () => {
     expect(walk.code, walk.stderr).toBe(0);
     expect(readPng(path.join(out, 'interpolate-1-2.png')).width).toBe(4 * 18 + 2);
   });
+
+  it('without --checkpoint, generate draws from the shipped generator, or says in one line that this copy has none', async () => {
+    // the resolution itself, on a file of our own
+    const own = path.join(tmp, 'shipped.safetensors');
+    writeFileSync(own, 'only its existence counts here');
+    expect(generatorFile(undefined, 'usage', own)).toEqual({ file: own, shipped: true });
+    expect(() => generatorFile(undefined, 'usage', path.join(tmp, 'none.safetensors'))).toThrow(/^no --checkpoint given, and this copy ships no trained generator/);
+    expect(generatorFile(own, 'usage', path.join(tmp, 'none.safetensors'))).toEqual({ file: own, shipped: false });
+    // the command, with whatever models/ holds in this checkout
+    const out = path.join(tmp, 'shipped-generated');
+    const r = await cli('generate', ['--n', '1', '--out', out]);
+    if (existsSync(SHIPPED_GENERATOR)) {
+      expect(r.code, r.stderr).toBe(0);
+      expect(readdirSync(out)).toContain('grid.png');
+    } else {
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^error: no --checkpoint given, and this copy ships no trained generator \(.*models\/generator\.safetensors\): give --checkpoint RUN\|FILE/m);
+    }
+  }, 120_000);
 
   it('wrong paths and bad flags give one-line errors', async () => {
     const cases: [('train' | 'generate'), string[], RegExp][] = [

@@ -1,10 +1,11 @@
-// npm run generate -- --checkpoint FILE [--n 64] [--seed 1] [--out DIR] [--interpolate] [--weights ema|plain] [--bn train|eval]
+// npm run generate -- [--checkpoint FILE|RUN] [--n 64] [--seed 1] [--out DIR] [--interpolate] [--weights ema|plain] [--bn train|eval]
 // Draws new dogs from a trained generator: N PNGs and a grid, or with --interpolate a latent walk
 // between the noise of two seeds, as one strip. FILE is a checkpoint of this trainer (or its run folder)
 // or G's weights alone, such as PyTorch's netG.state_dict() saved with safetensors (src/train/weights-file.ts).
 // The weights are the moving average (emaG.) when the checkpoint has one, else G's own (netG.); --bn train
 // normalizes by the statistics of the images drawn together (all N, or the walk's steps: one batch), eval
-// by the running statistics.
+// by the running statistics. Without --checkpoint it draws from the generator that ships under models/
+// (SHIPPED_GENERATOR), into ./generated.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { nodeDevice } from '../webgpu.ts';
@@ -20,9 +21,9 @@ import { imageAt, imageGrid } from '../../train/images.ts';
 import { parseKernelSet, useKernelSet } from '../../kernels/kernel-set.ts';
 import { commandLine, numberFlag, parseFlags } from './args.ts';
 import { runMain } from './main.ts';
-import { checkpointFile } from './paths.ts';
+import { generatorFile } from './paths.ts';
 
-const USAGE = `usage: ${commandLine('generate')} --checkpoint FILE|RUN [--n 64] [--seed 1] [--out DIR] [--interpolate] [--steps 10]\n       [--weights ema|plain] [--bn train|eval] [--kernel-set fast|simple]`;
+const USAGE = `usage: ${commandLine('generate')} [--checkpoint FILE|RUN] [--n 64] [--seed 1] [--out DIR] [--interpolate] [--steps 10]\n       [--weights ema|plain] [--bn train|eval] [--kernel-set fast|simple]`;
 const FLAGS = {
   checkpoint: { type: 'string' }, n: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
   interpolate: { type: 'boolean' }, steps: { type: 'string' }, 'kernel-set': { type: 'string' },
@@ -35,11 +36,12 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const file = checkpointFile(flags.checkpoint, USAGE);
+  const { file, shipped } = generatorFile(flags.checkpoint, USAGE);
   const count = numberFlag(flags, 'n', 64, { min: 1, max: 4096 });
   const seed = numberFlag(flags, 'seed', 1, { min: 0, max: 2 ** 32 - 2 });
   const steps = numberFlag(flags, 'steps', 10, { min: 2, max: 256 });
-  const outDir = path.resolve(String(flags.out ?? path.join(path.dirname(file), 'generated')));
+  // beside the checkpoint, or for the shipped generator in the current folder (never inside the package)
+  const outDir = path.resolve(String(flags.out ?? (shipped ? 'generated' : path.join(path.dirname(file), 'generated'))));
 
   const kernels = parseKernelSet(flags['kernel-set'] ?? 'fast');
   const bn = parseChoice('bn', String(flags.bn ?? DEFAULT_SAMPLING.bn), BATCHNORM_MODES);
