@@ -9,8 +9,11 @@
 //            1, 2, 4, ... 256 chunks while a chunk keeps ≥ MIN_CHUNK k and the split still adds workgroups
 //            below SPLIT_WORKGROUPS (two waves of 132 SMs at batch 64 and more), plus the heuristic's own split
 // Every candidate computes the same sums (test/conv-tune.test.ts runs each against the float64 reference).
-// Timing: GPU timestamps of the pass's dispatches where the adapter has them, else wall time. A first
-// round times each candidate once; the best quarter (at least 3) and the heuristic go on to ROUNDS
+// Timing: GPU timestamps of the pass's dispatches where the adapter has them, else wall time. Each wait
+// sleeps through the time the work is expected to take (an untimed call of the heuristic, then each
+// candidate's first timing, say how long), since a wait that polls Dawn takes a core from a CPU adapter's kernels: on lavapipe's two cores
+// that read every pass ~2x slower than the same pass in a training step. A first round times each
+// candidate once; the best quarter (at least 3) and the heuristic go on to ROUNDS
 // alternating rounds, each measurement repeated to last ≥ 1 ms (timestamps may be quantised); the medians
 // decide, and the heuristic keeps the pass unless another plan is faster in every round and by MARGIN (5%)
 // in the median (noise, such as other work on a CPU adapter's cores, must not churn choices).
@@ -106,12 +109,25 @@ interface TunedPass {
   candidates: number;
 }
 
-/** ms per call of `run`, GPU time of its dispatches where there are timestamps, else wall time. */
-async function timeCalls(run: () => void, repeat: number): Promise<number> {
-  if (!profiler.hasTimestamps) return wallTime(() => tidy(run), repeat);
+/**
+ * How much of a timed call's expected time its wait sleeps through, with timestamps: past the end, since
+ * a call can run slower than the one it is expected from (measured on lavapipe: waking at 1x still read
+ * some calls 1.5x slow; on a GPU a call is far under the 1 ms that sync sleeps at all).
+ */
+const SLEEP_SHARE = 1.5;
+
+/**
+ * ms per call of `run`, GPU time of its dispatches where there are timestamps, else wall time; one call
+ * is expected to take `expectedMs`. With timestamps the wait sleeps until all of it should be done (a late
+ * wake costs the tuner time, not the figure); wall time sleeps through part of it (wallTime).
+ */
+async function timeCalls(run: () => void, repeat: number, expectedMs: number): Promise<number> {
+  if (!profiler.hasTimestamps) return wallTime(() => tidy(run), repeat, expectedMs);
   profiler.enable();
   try {
+    const started = performance.now();
     for (let i = 0; i < repeat; i++) tidy(run);
+    await sync(started + SLEEP_SHARE * repeat * expectedMs);
     const kernels = await profiler.read();
     return kernels.reduce((sum, k) => sum + k.totalMs, 0) / repeat;
   } finally {
@@ -139,15 +155,22 @@ async function tuneConvPass(p: ConvPassShape): Promise<TunedPass> {
   const runner = (plan: ConvPlan) => () => void runConvPass(p, plan, operands);
   try {
     if (!profiler.hasTimestamps) for (const plan of candidates) tidy(runner(plan));  // wall time: compile first
+    // an untimed call of the heuristic: its wall time (an overestimate) is what each candidate's first timed
+    // call sleeps through; a candidate much slower than that polls at the end and reads slower still, but
+    // such a one is no finalist either way
+    const started = performance.now();
+    tidy(runner(heuristic));
+    await sync();
+    const estimate = performance.now() - started;
     const first: number[] = [];
-    for (const plan of candidates) first.push(await timeCalls(runner(plan), 1));
+    for (const plan of candidates) first.push(await timeCalls(runner(plan), 1, estimate));
     const order = candidates.map((_, i) => i).sort((a, b) => first[a] - first[b]);
     const finalists = [...new Set([0, ...order.slice(0, Math.max(3, Math.ceil(candidates.length / 4)))])];
     // each measurement lasts ≥ 1 ms (a quantised timestamp reads 0 for a short pass), at most 20 calls
     const repeats = finalists.map((i) => (first[i] > 0 ? Math.min(20, Math.max(1, Math.ceil(1 / first[i]))) : 20));
     const samples: number[][] = finalists.map(() => []);
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [f, i] of finalists.entries()) samples[f].push(await timeCalls(runner(candidates[i]), repeats[f]));
+      for (const [f, i] of finalists.entries()) samples[f].push(await timeCalls(runner(candidates[i]), repeats[f], first[i]));
     }
     const medians = samples.map(median);
     // finalists[0] is the heuristic: it stays unless another plan beats it in every round (each round
