@@ -51,6 +51,26 @@ describe('generator moving average (--ema)', () => {
     t.dispose();
   });
 
+  it('with a warm-up, the decay of step t is 1 − 1/min(1/(1 − d), max(1, r·t)): G copied first, then the float64 recurrence', async () => {
+    const decay = 0.9, rampup = 0.5; // horizon 1 (a copy) for steps 1-2, then 1.5, 2, ... up to 10
+    const t = new GanTraining({ ...training(tiny, decay), emaRampup: rampup }, 4);
+    expect([1, 2, 3, 4, 10, 20, 40].map((s) => t.average!.decayAt(s))).toEqual([0, 0, 1 - 1 / 1.5, 0.5, 0.8, 0.9, 0.9]);
+    let expected = await arenaValues(t.generator);
+    for (let i = 0; i < 4; i++) {
+      await t.step(batchOf(i));
+      const w = await arenaValues(t.generator);
+      const d = 1 - 1 / Math.min(1 / (1 - decay), Math.max(1, rampup * (i + 1)));
+      expected = expected.map((e, j) => d * e + (1 - d) * w[j]);
+      if (i === 0) expect(Array.from(await arenaValues(t.average!.generator))).toEqual(Array.from(w)); // step 1 copies G
+    }
+    assertClose('EMA with warm-up after 4 steps', await arenaValues(t.average!.generator), expected, 1e-5);
+    // without the warm-up (a run from before it) the first step keeps 90% of the initial weights
+    const constant = new GanTraining(training(tiny, decay), 4);
+    expect(constant.average!.decayAt(1)).toBe(decay);
+    t.dispose();
+    constant.dispose();
+  });
+
   it("is saved under emaG. with PyTorch's key names (G's batchnorm statistics) and restored on resume", async () => {
     const t = new GanTraining(training(tiny, 0.9), 4);
     await t.step(batchOf(1));

@@ -9,7 +9,7 @@ import { bceWithLogits } from '../autograd/loss.ts';
 import { fill } from '../kernels/elementwise.ts';
 import { randomNormal, randomNormalInto } from '../kernels/random.ts';
 import { meanSigmoid } from '../kernels/loss.ts';
-import { createDcgan, type DcganConfig, type Discriminator, type Generator } from '../model/dcgan.ts';
+import { createDcgan, type DcganConfig, type Discriminator, type Generator, type GeneratorUpsample } from '../model/dcgan.ts';
 import { Adam } from '../optim/adam.ts';
 import { mixSeeds } from '../util/seeds.ts';
 import { BatchNorm2d } from '../model/layers.ts';
@@ -23,7 +23,15 @@ export interface TrainingConfig {
   seed: number;
   /** decay of the generator's moving average (--ema, src/train/ema.ts); absent or 0: none kept */
   ema?: number;
+  /**
+   * the average's warm-up (src/train/ema.ts): its horizon covers at most this share of the G steps so far.
+   * New runs with --ema get EMA_RAMPUP; absent (a run from before the warm-up): the constant decay.
+   */
+  emaRampup?: number;
 }
+
+/** The warm-up of new runs' moving average: its horizon at most a tenth of the steps so far (ema.ts). */
+export const EMA_RAMPUP = 0.1;
 
 /**
  * How samples are drawn (grids, SWD, `generate`): 'train' normalizes each batchnorm by the drawn batch's
@@ -44,6 +52,13 @@ export interface SamplingOptions {
 }
 
 export const DEFAULT_SAMPLING: SamplingOptions = { bn: 'train', weights: 'ema' };
+
+/**
+ * The trainer's G when --g-upsample is not given: nearest-neighbour doublings drew better than PyTorch's
+ * strided transposed convs at every epoch measured (README, "Sample quality"). The model's own
+ * DEFAULT_CONFIG (src/model/dcgan.ts) stays PyTorch's example, as do checkpoints that do not say.
+ */
+export const DEFAULT_G_UPSAMPLE: GeneratorUpsample = 'nearest';
 
 /** A flag value among `allowed`, or one line naming them. */
 export function parseChoice<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
@@ -119,7 +134,7 @@ export class GanTraining {
     const adam = { lr, beta1, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
     this.optimizerG = new Adam(this.generator.parameters(), adam);
     this.optimizerD = new Adam(this.discriminator.parameters(), adam);
-    this.average = config.ema ? new GeneratorAverage(this.generator, config.ema) : null;
+    this.average = config.ema ? new GeneratorAverage(this.generator, config.ema, config.emaRampup) : null;
     this.fixedNoise = keep(randomNormal([sampleCount, model.nz, 1, 1], 0, 1, mixSeeds(seed, 0xf1eed)));
     this.real = keep(Tensor.empty([batchSize, model.nc, model.imageSize, model.imageSize], 'real batch'));
     this.noise = keep(Tensor.empty([batchSize, model.nz, 1, 1], 'noise'));
@@ -162,7 +177,7 @@ export class GanTraining {
         return [logits, loss];
       });
       this.optimizerG.step();
-      this.average?.update();
+      this.average?.update(this.iteration + 1);  // G step number iteration + 1 (1, 2, ...)
       return [lossReal, lossFake, lossG, ...[logitsReal, logitsFake, logitsAfter].map(meanSigmoid)];
     });
     // the step's one read-back, for logging and the divergence guard: six scalars in one copy, recorded

@@ -9,23 +9,23 @@ import { nodeDevice } from '../webgpu.ts';
 import { openPrebuiltCache, prepareDataset } from '../data/index.ts';
 import { listImages } from '../data/scan.ts';
 import { BatchLoader } from '../../train/data/loader.ts';
-import { GanTraining, type TrainingConfig } from '../../train/gan.ts';
+import { DEFAULT_G_UPSAMPLE, GanTraining, type TrainingConfig } from '../../train/gan.ts';
 import { runTraining } from '../../train/loop.ts';
 import { DivergenceError } from '../../train/guard.ts';
 import { SwdEvaluator } from '../../train/swd.ts';
-import { stridedLayers, DEFAULT_CONFIG } from '../../model/dcgan.ts';
+import { stridedLayers, DEFAULT_CONFIG, parseGeneratorUpsample } from '../../model/dcgan.ts';
 import { commandLine, numberFlag, parseFlags } from './args.ts';
 import { runMain } from './main.ts';
 import { checkFits, defaultHoldout } from './run-setup.ts';
 
 const USAGE = `usage: ${commandLine('tune-lr')} --data DIR|--data-cache FILE [--match 'dog.*'] [--lrs 1e-4,2e-4,5e-4] [--iters 300]
        [--image-size 64] [--ngf 64] [--ndf 64] [--nz 100] [--batch-size 64] [--beta1 0.5] [--seed 1]
-       [--holdout N] [--patience N] [--cache-dir DIR]`;
+       [--g-upsample nearest|transposed] [--holdout N] [--patience N] [--cache-dir DIR]`;
 const FLAGS = {
   data: { type: 'string' }, 'data-cache': { type: 'string' }, match: { type: 'string' }, lrs: { type: 'string' }, iters: { type: 'string' },
   'image-size': { type: 'string' }, ngf: { type: 'string' }, ndf: { type: 'string' }, nz: { type: 'string' }, 'batch-size': { type: 'string' },
   beta1: { type: 'string' }, seed: { type: 'string' }, holdout: { type: 'string' }, patience: { type: 'string' }, 'cache-dir': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
+  'g-upsample': { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 interface Trial {
@@ -58,7 +58,8 @@ async function main(argv: string[]): Promise<number> {
   const imageSize = n('image-size', DEFAULT_CONFIG.imageSize, { min: 8 });
   stridedLayers(imageSize);
   const base: TrainingConfig = {
-    model: { imageSize, nz: n('nz', DEFAULT_CONFIG.nz, { min: 1 }), ngf: n('ngf', DEFAULT_CONFIG.ngf, { min: 1 }), ndf: n('ndf', DEFAULT_CONFIG.ndf, { min: 1 }), nc: 3 },
+    model: { imageSize, nz: n('nz', DEFAULT_CONFIG.nz, { min: 1 }), ngf: n('ngf', DEFAULT_CONFIG.ngf, { min: 1 }), ndf: n('ndf', DEFAULT_CONFIG.ndf, { min: 1 }), nc: 3,
+      gUpsample: parseGeneratorUpsample(String(flags['g-upsample'] ?? DEFAULT_G_UPSAMPLE)) },  // the trainer's G, whose lr is searched
     batchSize: n('batch-size', 64, { min: 2 }),
     lr: lrs[0],
     beta1: n('beta1', 0.5, { integer: false, min: 0, max: 0.999999 }),
