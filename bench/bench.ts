@@ -24,6 +24,8 @@ const USAGE = `usage: ${commandLine('bench')} [options]
                         the conv section's default choice; simple also makes --variants default to simple
   --tune auto           conv plans tuned on this adapter first (auto: reuse kept choices; force: tune again;
                         off: the heuristic); the conv section then adds tuned against heuristic per pass
+  --tune-budget S       seconds the tuning may take, passes that do not fit keep the heuristic (default: no limit;
+                        the trainer's default is 60)
   --cache-dir DIR       where the tuned choices are kept (default $XDG_CACHE_HOME/webgpu-dcgan)
   --repeat 5            timed calls per measurement    --peer-repeat 1    timed TF.js iterations
   --sgemm-size 1024     --copy-mb 64                   --json FILE        --browser
@@ -51,6 +53,7 @@ const FLAGS = {
   variants: { type: 'string' },
   'kernel-set': { type: 'string' },
   tune: { type: 'string' },
+  'tune-budget': { type: 'string' },
   'cache-dir': { type: 'string' },
   repeat: { type: 'string' },
   'peer-repeat': { type: 'string' },
@@ -66,6 +69,12 @@ const values = readFlags();
 if (values.help) {
   console.log(USAGE);
   process.exit(0);
+}
+
+function nonNegative(name: string, text: string): number {
+  const v = Number(text);
+  if (!Number.isFinite(v) || v < 0) throw new Error(`--${name} must be a number of seconds, 0 or more, got '${text}'`);
+  return v;
 }
 
 function positiveInteger(name: string, text: string | undefined, fallback: number): number {
@@ -95,6 +104,7 @@ function parseOptions(): BenchOptions {
     layers: values.layers === undefined ? d.layers : values.layers.split(',').map((l) => l.trim()),
     batches, sections: sections as Section[], variants, kernelSet: kernels, sgemmSize,
     tune: parseTuneMode(values.tune ?? d.tune),
+    tuneBudget: values['tune-budget'] === undefined ? undefined : nonNegative('tune-budget', values['tune-budget']),
     imageSize: positiveInteger('image-size', values['image-size'], d.imageSize),
     ngf: positiveInteger('ngf', values.ngf, d.ngf),
     ndf: positiveInteger('ndf', values.ndf, d.ndf),

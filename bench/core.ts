@@ -45,6 +45,8 @@ export interface BenchOptions {
   /** conv plans (src/train/tune.ts): tuned on this adapter per batch size before the conv and iteration
    * sections ('auto': kept choices reused, 'force': tuned again), or the heuristic ('off'); absent = 'off' */
   tune?: TuneMode;
+  /** seconds the tuning may take (src/kernels/conv-tune.ts); absent or 0: no limit */
+  tuneBudget?: number;
   /** timed calls per measurement (after one warm-up call) */
   repeat: number;
   /** timed TF.js iterations (after one warm-up iteration): TF.js on a CPU adapter is very slow */
@@ -459,7 +461,7 @@ export async function runBench(options: BenchOptions, adapter: string, environme
       const config = modelConfig(o);
       const passes = layersOf(config, batch).flatMap(convPassShapes);
       const adapterInfo = tuning?.adapter ?? { vendor: adapter, architecture: '', device: '', description: '', software: false };
-      const outcome = await tuneConvPlans(passes, { mode: tune, adapter: adapterInfo, store: tuning?.store ?? null, log });
+      const outcome = await tuneConvPlans(passes, { mode: tune, adapter: adapterInfo, store: tuning?.store ?? null, log, budgetSeconds: o.tuneBudget });
       log(`  ${outcome.summary}`);
       result.tuning!.push({ batch, ...outcome });
     }

@@ -3,7 +3,7 @@
 // kept choices are used only for the same adapter and engine, and a broken or stale file is tuned again.
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -213,13 +213,25 @@ describe('npm run train -- --tune', () => {
 
   it('tunes on the first run, keeps the choices under --cache-dir for the next, and refuses an unknown mode in one line', async () => {
     await writeSyntheticPhotos(photos, 8);
+    // a budget too small for any pass: every pass is reported as skipped, keeps the heuristic, and nothing is kept
+    const starved = await train([...TINY, '--out', path.join(tmp, 's'), '--tune-budget', '0.001']);
+    expect(starved.code, starved.stderr).toBe(0);
+    const [none] = tuneEvents(path.join(tmp, 's'));
+    expect(none).toEqual(expect.objectContaining({ mode: 'auto', tuned: 0, kept: 0 }));
+    expect(none.skipped).toBeGreaterThan(5);
+    expect(starved.stderr.match(/^conv plans \d+\/\d+ .* ETA \d+:\d\d .*: skipped, ~\d+ s to tune and 0 s left of the budget$/gm)).toHaveLength(none.skipped);
+    expect(starved.stderr).toMatch(/left for a later run \(they did not fit the 0.001 s budget/);
+    expect(existsSync(path.join(tmp, 'cache')) ? readdirSync(path.join(tmp, 'cache')).filter((f) => f.startsWith('conv-tuning-')) : []).toHaveLength(0);
+    // the default budget fits these tiny passes: all tuned, one progress line each, then kept for the next run
     const first = await train([...TINY, '--out', path.join(tmp, 'a')]);
     expect(first.code, first.stderr).toBe(0);
-    expect(tuneEvents(path.join(tmp, 'a'))).toEqual([expect.objectContaining({ mode: 'auto', tuned: 12, kept: 0 })]);
+    const passes = none.skipped as number;
+    expect(tuneEvents(path.join(tmp, 'a'))).toEqual([expect.objectContaining({ mode: 'auto', tuned: passes, kept: 0, skipped: 0 })]);
+    expect(first.stderr.match(/^conv plans \d+\/\d+  \d+%  \d+:\d\d  ETA \d+:\d\d  (forward|backwardInput|backwardWeight) .*: \w+/gm)).toHaveLength(passes);
     expect(readdirSync(path.join(tmp, 'cache')).filter((f) => f.startsWith('conv-tuning-'))).toHaveLength(1);
     const second = await train([...TINY, '--out', path.join(tmp, 'b')]);
-    expect(tuneEvents(path.join(tmp, 'b'))).toEqual([expect.objectContaining({ mode: 'auto', tuned: 0, kept: 12 })]);
-    expect(second.stderr).toMatch(/conv plans: 0 passes tuned in [\d.]+ s, 12 kept from before/);
+    expect(tuneEvents(path.join(tmp, 'b'))).toEqual([expect.objectContaining({ mode: 'auto', tuned: 0, kept: passes })]);
+    expect(second.stderr).toMatch(new RegExp(`conv plans: 0 passes tuned in [\\d.]+ s, ${passes} kept from before`));
     const off = await train([...TINY, '--out', path.join(tmp, 'c'), '--tune', 'off']);
     expect(tuneEvents(path.join(tmp, 'c'))).toEqual([expect.objectContaining({ mode: 'off', tuned: 0, kept: 0 })]);
     expect(off.code).toBe(0);

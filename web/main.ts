@@ -7,7 +7,7 @@
 // setting by its flag name (?image-size=16&ngf=4&max-iters=3...).
 // window.__dcgan exposes the state to puppeteer (tests, train:chrome) and stop() for Ctrl-C.
 import { adapterLine, browserDevice, type AdapterDescription } from '../src/gpu/device.ts';
-import { adapterKey, parseTuneMode, trainingConvPasses, tuneConvPlans } from '../src/train/tune.ts';
+import { DEFAULT_TUNE_BUDGET_S, adapterKey, parseTuneMode, trainingConvPasses, tuneBudgetText, tuneConvPlans, tuneProgressText } from '../src/train/tune.ts';
 import { browserTuningStore, serverTuningStore } from './tune-store.ts';
 import { useDevice } from '../src/gpu/context.ts';
 import { BatchLoader, type ImageSource } from '../src/train/data/loader.ts';
@@ -264,8 +264,15 @@ async function start(): Promise<void> {
     if (kernelSet() === 'fast') {
       const mode = serverMode ? run!.tune : parseTuneMode(params.get('tune') ?? 'auto', 'the tune query parameter');
       const key = adapterKey(adapterInfo!);
-      if (mode !== 'off') setStatus('choosing conv plans for this adapter…');
-      const tuned = await tuneConvPlans(trainingConvPasses(training), { mode, adapter: adapterInfo!, store: serverMode ? serverTuningStore(key) : browserTuningStore(key) });
+      const budgetSeconds = serverMode ? (run!.tuneBudget ?? Infinity) : Number(params.get('tune-budget') ?? DEFAULT_TUNE_BUDGET_S) || Infinity;
+      if (mode !== 'off') setStatus(`choosing conv plans for this adapter, ${tuneBudgetText(budgetSeconds)}…`);
+      const tuned = await tuneConvPlans(trainingConvPasses(training), {
+        mode, adapter: adapterInfo!, store: serverMode ? serverTuningStore(key) : browserTuningStore(key), budgetSeconds,
+        onProgress: (p) => {
+          setStatus(tuneProgressText(p));
+          if (serverMode) void sendEvent({ type: 'message', text: tuneProgressText(p) });
+        },
+      });
       setStatus(tuned.summary);
       if (serverMode) void sendEvent({ type: 'message', text: tuned.summary });
     }

@@ -17,6 +17,11 @@
 // alternating rounds, each measurement repeated to last ≥ 1 ms (timestamps may be quantised); the medians
 // decide, and the heuristic keeps the pass unless another plan is faster in every round and by MARGIN (5%)
 // in the median (noise, such as other work on a CPU adapter's cores, must not churn choices).
+// A time budget bounds the whole (the trainer's --tune-budget, 60 s by default): passes go largest first (by
+// multiply-adds: where a plan can save the most), each one's cost is predicted before it starts (its timed
+// calls × the time one call is expected to take, scaled by what the passes so far actually cost against
+// their prediction), and a pass that would not fit in what is left keeps the heuristic and is reported
+// as skipped, so a later run can tune it. The same prediction gives the ETA of each progress report.
 // No Node imports: the page tunes with this file unchanged; where the results are kept is the host's affair.
 import conv2dCode from '../../shaders/conv2d.wgsl?raw';
 import gemmCode from '../../shaders/fast/conv2d_gemm.wgsl?raw';
@@ -147,52 +152,126 @@ function operandsFor(p: ConvPassShape) {
   };
 }
 
-/** Time every candidate of one pass and choose (see the header). */
-async function tuneConvPass(p: ConvPassShape): Promise<TunedPass> {
-  const candidates = candidatePlans(p);
-  const heuristic = candidates[0];
-  const operands = operandsFor(p);
-  const runner = (plan: ConvPlan) => () => void runConvPass(p, plan, operands);
-  try {
-    if (!profiler.hasTimestamps) for (const plan of candidates) tidy(runner(plan));  // wall time: compile first
-    // an untimed call of the heuristic: its wall time (an overestimate) is what each candidate's first timed
-    // call sleeps through; a candidate much slower than that polls at the end and reads slower still, but
-    // such a one is no finalist either way
-    const started = performance.now();
-    tidy(runner(heuristic));
-    await sync();
-    const estimate = performance.now() - started;
-    const first: number[] = [];
-    for (const plan of candidates) first.push(await timeCalls(runner(plan), 1, estimate));
-    const order = candidates.map((_, i) => i).sort((a, b) => first[a] - first[b]);
-    const finalists = [...new Set([0, ...order.slice(0, Math.max(3, Math.ceil(candidates.length / 4)))])];
-    // each measurement lasts ≥ 1 ms (a quantised timestamp reads 0 for a short pass), at most 20 calls
-    const repeats = finalists.map((i) => (first[i] > 0 ? Math.min(20, Math.max(1, Math.ceil(1 / first[i]))) : 20));
-    const samples: number[][] = finalists.map(() => []);
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const [f, i] of finalists.entries()) samples[f].push(await timeCalls(runner(candidates[i]), repeats[f], first[i]));
-    }
-    const medians = samples.map(median);
-    // finalists[0] is the heuristic: it stays unless another plan beats it in every round (each round
-    // times them back to back, so a burst of load on a shared machine hits both) and by MARGIN in the median
-    const beatsHeuristic = (f: number) => samples[f].every((ms, round) => ms < samples[0][round]) && medians[f] < medians[0] / MARGIN;
-    let best = 0;
-    medians.forEach((ms, f) => { if (ms < medians[best] && beatsHeuristic(f)) best = f; });
-    return { key: passKey(p), shape: p, plan: candidates[finalists[best]], ms: medians[best], heuristic, heuristicMs: medians[0], candidates: candidates.length };
-  } finally {
-    for (const t of Object.values(operands)) (t as Tensor | null)?.dispose();
-    await sync();
-  }
+/** How many candidates of `count` go on to the alternating rounds (the heuristic comes on top, when not among them). */
+const finalistCount = (count: number): number => Math.max(3, Math.ceil(count / 4));
+
+/**
+ * What tuning a pass of `candidates` plans is expected to take, ms, when one call takes `callMs`: one
+ * first-round call each, ROUNDS of the finalists and the heuristic (each measurement ≥ 1 ms), every wait
+ * sleeping through SLEEP_SHARE of the expected time, plus a millisecond of read-back per measurement.
+ */
+function predictedTuningMs(candidates: number, callMs: number): number {
+  const measurements = candidates + ROUNDS * Math.min(candidates, finalistCount(candidates) + 1);
+  return measurements * (SLEEP_SHARE * Math.max(1, callMs) + 1);
 }
 
-/** Tune each distinct pass of `passes` (by passKey), in order; `log` hears one line per pass. */
-export async function tuneConvPasses(passes: ConvPassShape[], log: (line: string) => void = () => undefined): Promise<TunedPass[]> {
-  const distinct = new Map(passes.map((p) => [passKey(p), p]));
-  const tuned: TunedPass[] = [];
-  for (const p of distinct.values()) {
-    const t = await tuneConvPass(p);
-    log(`  ${t.key}: ${planText(t.plan)} ${t.ms.toFixed(3)} ms (heuristic ${planText(t.heuristic)} ${t.heuristicMs.toFixed(3)} ms, ${t.candidates} candidates)`);
-    tuned.push(t);
+/** The multiply-adds of one pass: the size of its GEMM, what orders passes and scales their predictions. */
+function passMacs(p: ConvPassShape): number {
+  const d = gemmDims(p.pass, p.x, p.w, p.y, p.stride);
+  return d.rows * d.columns * d.kTotal;
+}
+
+/** Time every candidate of one pass and choose (see the header); `estimate` is one untimed heuristic call's wall ms. */
+async function tuneConvPass(p: ConvPassShape, candidates: ConvPlan[], operands: ReturnType<typeof operandsFor>, estimate: number): Promise<TunedPass> {
+  const heuristic = candidates[0];
+  const runner = (plan: ConvPlan) => () => void runConvPass(p, plan, operands);
+  if (!profiler.hasTimestamps) for (const plan of candidates) tidy(runner(plan));  // wall time: compile first
+  // each candidate's first timed call sleeps through the heuristic's wall time (an overestimate); a
+  // candidate much slower than that polls at the end and reads slower still, but such a one is no
+  // finalist either way
+  const first: number[] = [];
+  for (const plan of candidates) first.push(await timeCalls(runner(plan), 1, estimate));
+  const order = candidates.map((_, i) => i).sort((a, b) => first[a] - first[b]);
+  const finalists = [...new Set([0, ...order.slice(0, finalistCount(candidates.length))])];
+  // each measurement lasts ≥ 1 ms (a quantised timestamp reads 0 for a short pass), at most 20 calls
+  const repeats = finalists.map((i) => (first[i] > 0 ? Math.min(20, Math.max(1, Math.ceil(1 / first[i]))) : 20));
+  const samples: number[][] = finalists.map(() => []);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [f, i] of finalists.entries()) samples[f].push(await timeCalls(runner(candidates[i]), repeats[f], first[i]));
   }
-  return tuned;
+  const medians = samples.map(median);
+  // finalists[0] is the heuristic: it stays unless another plan beats it in every round (each round
+  // times them back to back, so a burst of load on a shared machine hits both) and by MARGIN in the median
+  const beatsHeuristic = (f: number) => samples[f].every((ms, round) => ms < samples[0][round]) && medians[f] < medians[0] / MARGIN;
+  let best = 0;
+  medians.forEach((ms, f) => { if (ms < medians[best] && beatsHeuristic(f)) best = f; });
+  return { key: passKey(p), shape: p, plan: candidates[finalists[best]], ms: medians[best], heuristic, heuristicMs: medians[0], candidates: candidates.length };
+}
+
+/** One progress report of tuneConvPasses: after each pass, tuned or skipped. */
+export interface TuneProgress {
+  /** passes done (tuned or skipped) and in all */
+  done: number;
+  total: number;
+  /** seconds since tuning began, and the expected seconds left (within the budget) */
+  seconds: number;
+  etaSeconds: number;
+  /** the pass and what became of it, one line */
+  line: string;
+}
+
+export interface TuneOptions {
+  /** hears one line per pass (the line of each TuneProgress) */
+  log?: (line: string) => void;
+  /** after each pass */
+  onProgress?: (progress: TuneProgress) => void;
+  /** seconds the whole may take; passes that would not fit are skipped (Infinity or absent: no limit) */
+  budgetSeconds?: number;
+}
+
+/**
+ * Tune each distinct pass of `passes` (by passKey), largest first, within the budget (see the header).
+ * Returns the passes tuned, and those skipped for the budget (they keep whatever plan they had).
+ */
+export async function tuneConvPasses(passes: ConvPassShape[], options: TuneOptions = {}): Promise<{ tuned: TunedPass[]; skipped: ConvPassShape[] }> {
+  const budgetMs = (options.budgetSeconds ?? Infinity) * 1000;
+  const order = [...new Map(passes.map((p) => [passKey(p), p])).values()].sort((a, b) => passMacs(b) - passMacs(a));
+  const tuned: TunedPass[] = [];
+  const skipped: ConvPassShape[] = [];
+  const started = performance.now();
+  // learnt as tuning goes: wall ms per multiply-add of a heuristic call, and actual / predicted tuning time
+  let estimatedMs = 0, estimatedMacs = 0, actualMs = 0, predictedMs = 0;
+  const msPerMac = () => (estimatedMacs > 0 ? estimatedMs / estimatedMacs : null);
+  const scale = () => (predictedMs > 0 ? actualMs / predictedMs : 1);
+  const guess = (p: ConvPassShape) => { const m = msPerMac(); return m === null ? null : predictedTuningMs(candidatePlans(p).length, m * passMacs(p)) * scale(); };
+  const report = (line: string, index: number) => {
+    const seconds = (performance.now() - started) / 1000;
+    const left = order.slice(index + 1).reduce((sum, p) => sum + (guess(p) ?? 0), 0) / 1000;
+    const etaSeconds = Math.max(0, Math.min(left, budgetMs / 1000 - seconds));
+    options.log?.(line);
+    options.onProgress?.({ done: index + 1, total: order.length, seconds, etaSeconds, line });
+  };
+  for (const [index, p] of order.entries()) {
+    const leftMs = budgetMs - (performance.now() - started);
+    const skip = (needMs: number) => {
+      skipped.push(p);
+      report(`  ${passKey(p)}: skipped, ~${(needMs / 1000).toFixed(0)} s to tune and ${Math.max(0, leftMs / 1000).toFixed(0)} s left of the budget`, index);
+    };
+    const before = guess(p);
+    if (before !== null && before > leftMs) { skip(before); continue; }  // no call at all: it would not fit
+    const candidates = candidatePlans(p);
+    const operands = operandsFor(p);
+    try {
+      // an untimed call of the heuristic: its wall time is the pass's prediction, and what each
+      // candidate's first timed call sleeps through
+      const callStarted = performance.now();
+      tidy(() => void runConvPass(p, candidates[0], operands));
+      await sync();
+      const estimate = performance.now() - callStarted;
+      estimatedMs += estimate;
+      estimatedMacs += passMacs(p);
+      const predicted = predictedTuningMs(candidates.length, estimate);
+      if (predicted * scale() > leftMs - estimate) { skip(predicted * scale()); continue; }
+      const tuningStarted = performance.now();
+      const t = await tuneConvPass(p, candidates, operands, estimate);
+      actualMs += performance.now() - tuningStarted;
+      predictedMs += predicted;
+      tuned.push(t);
+      report(`  ${t.key}: ${planText(t.plan)} ${t.ms.toFixed(3)} ms (heuristic ${planText(t.heuristic)} ${t.heuristicMs.toFixed(3)} ms, ${t.candidates} candidates)`, index);
+    } finally {
+      for (const t of Object.values(operands)) (t as Tensor | null)?.dispose();
+      await sync();
+    }
+  }
+  return { tuned, skipped };
 }

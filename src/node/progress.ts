@@ -1,6 +1,7 @@
 // A small progress bar for long loops (the cache build, training epochs).
 // On a terminal it redraws one line in place with `\r`; when the output is a file or a CI log,
 // where `\r` would pile up thousands of fragments, it prints a plain line every few seconds.
+import { formatDuration } from '../util/duration.ts';
 
 interface ProgressBarOptions {
   total: number;
@@ -88,15 +89,6 @@ export class ProgressBar {
       this.stream.write(`${this.label}: ${this.describe(final)}\n`);
     }
   }
-}
-
-/** 75 → "1:15", 3725 → "1:02:05". */
-function formatDuration(totalSeconds: number): string {
-  const seconds = Math.max(0, Math.round(totalSeconds));
-  const h = Math.floor(seconds / 3600);
-  const m = Math.floor((seconds % 3600) / 60);
-  const s = String(seconds % 60).padStart(2, '0');
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${s}` : `${m}:${s}`;
 }
 
 function formatRate(rate: number): string {

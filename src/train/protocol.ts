@@ -38,6 +38,8 @@ export interface RunDescription {
   kernelSet: KernelSet;
   /** whether the page tunes its conv plans before training (src/train/tune.ts), from --tune */
   tune: TuneMode;
+  /** seconds the page's tuning may take (--tune-budget); null: no limit (JSON has no Infinity) */
+  tuneBudget: number | null;
   /** the commands to run after a divergence without and with a kept checkpoint, {lr} where the learning rate goes */
   retryCommand: string;
   resumeCommand: string;

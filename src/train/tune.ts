@@ -7,13 +7,17 @@
 //   off    no tuning: every pass takes the heuristic (src/kernels/conv.ts heuristicPlan)
 // A kept choice counts only under the same adapter (vendor, architecture, device, description: Dawn puts
 // the driver there) and the same engine (CONV_TUNE_VERSION: the conv kernels' text and the tuning rules).
+// The time it may take is bounded (budgetSeconds: the trainer's --tune-budget, DEFAULT_TUNE_BUDGET_S):
+// passes that would not fit keep their kept choice, or the heuristic, and are not written, so the next
+// `auto` run tunes them: a slow adapter is tuned over several runs, none of which waits long for it.
 // Where the choices are kept is the host's: a file under the cache folder in Node
 // (src/node/tune-store.ts), browser storage in the page. No Node imports.
 import type { AdapterDescription } from '../gpu/device.ts';
-import { CONV_TUNE_VERSION, isValidPlan, tuneConvPasses } from '../kernels/conv-tune.ts';
+import { CONV_TUNE_VERSION, isValidPlan, tuneConvPasses, type TuneProgress } from '../kernels/conv-tune.ts';
 import { passKey, planText, useTunedPlans, type ConvPassShape, type ConvPlan } from '../kernels/conv.ts';
 import { convLayerShapes, convPassShapes } from '../model/conv-layers.ts';
 import type { GanTraining } from './gan.ts';
+import { formatDuration } from '../util/duration.ts';
 
 const TUNE_MODES = ['auto', 'off', 'force'] as const;
 export type TuneMode = (typeof TUNE_MODES)[number];
@@ -61,11 +65,24 @@ export function trainingConvPasses(training: GanTraining): ConvPassShape[] {
   return [...new Map(passes.map((p) => [passKey(p), p])).values()];
 }
 
+/** Seconds the trainer's tuning may take when --tune-budget is not given (0 there: no limit). */
+export const DEFAULT_TUNE_BUDGET_S = 60;
+
+/** "at most 60 s" / "no time limit", for the line that announces the tuning. */
+export const tuneBudgetText = (budgetSeconds: number): string =>
+  Number.isFinite(budgetSeconds) && budgetSeconds > 0 ? `at most ${budgetSeconds} s (--tune-budget)` : 'no time limit (--tune-budget 0)';
+
+/** One progress line of the tuning, for the terminal and the page: "conv plans 3/24  12%  0:14  ETA 0:41  <pass>: <plan>". */
+export function tuneProgressText(p: TuneProgress): string {
+  return `conv plans ${p.done}/${p.total}  ${Math.floor((100 * p.done) / p.total)}%  ${formatDuration(p.seconds)}  ETA ${formatDuration(p.etaSeconds)}  ${p.line.trim()}`;
+}
+
 export interface TuneOutcome {
   mode: TuneMode;
-  /** passes timed now, and passes whose kept choice was used */
+  /** passes timed now, passes whose kept choice was used, and passes left for a later run (the budget) */
   tuned: number;
   kept: number;
+  skipped: number;
   seconds: number;
   /** passes whose plan differs from the heuristic's */
   changed: number;
@@ -100,16 +117,16 @@ async function readKept(store: TuningStore, adapter: string, log: (line: string)
  * a line per pass tuned, and notes.
  */
 export async function tuneConvPlans(passes: ConvPassShape[], options: { mode: TuneMode; adapter: AdapterDescription; store: TuningStore | null;
-  log?: (line: string) => void }): Promise<TuneOutcome> {
+  log?: (line: string) => void; onProgress?: (progress: TuneProgress) => void; budgetSeconds?: number }): Promise<TuneOutcome> {
   const { mode, store } = options;
   passes = [...new Map(passes.map((p) => [passKey(p), p])).values()];  // each distinct pass once
   const log = options.log ?? (() => undefined);
   const started = performance.now();
-  const outcome = (tuned: number, kept: number, changed: number, chosenMs: number, heuristicMs: number, summary: string): TuneOutcome =>
-    ({ mode, tuned, kept, seconds: (performance.now() - started) / 1000, changed, chosenMs, heuristicMs, summary });
+  const outcome = (tuned: number, kept: number, skipped: number, changed: number, chosenMs: number, heuristicMs: number, summary: string): TuneOutcome =>
+    ({ mode, tuned, kept, skipped, seconds: (performance.now() - started) / 1000, changed, chosenMs, heuristicMs, summary });
   if (mode === 'off') {
     useTunedPlans([]);
-    return outcome(0, 0, 0, 0, 0, 'conv plans: heuristic (--tune off)');
+    return outcome(0, 0, 0, 0, 0, 0, 'conv plans: heuristic (--tune off)');
   }
   const adapter = adapterKey(options.adapter);
   const file: TuningFile = (store && (await readKept(store, adapter, log))) || { format: FORMAT, adapter, engine: CONV_TUNE_VERSION, passes: {} };
@@ -121,10 +138,16 @@ export async function tuneConvPlans(passes: ConvPassShape[], options: { mode: Tu
     else toTune.push(p);
   }
   const kept = chosen.length;
-  const tuned = await tuneConvPasses(toTune, log);
+  const budgetSeconds = options.budgetSeconds && options.budgetSeconds > 0 ? options.budgetSeconds : Infinity;
+  const { tuned, skipped } = await tuneConvPasses(toTune, { log, onProgress: options.onProgress, budgetSeconds });
   for (const t of tuned) {
     chosen.push([t.shape, t.plan]);
     file.passes[t.key] = { plan: t.plan, ms: t.ms, heuristic: planText(t.heuristic), heuristicMs: t.heuristicMs };
+  }
+  // a pass left out by the budget runs its kept choice where there is one (--tune force), else the heuristic
+  for (const p of skipped) {
+    const before = file.passes[passKey(p)];
+    if (before && isValidPlan(p, before.plan)) chosen.push([p, before.plan]);
   }
   useTunedPlans(chosen);
   if (store && tuned.length) await store.write(`${JSON.stringify(file, null, 1)}\n`);
@@ -134,7 +157,9 @@ export async function tuneConvPlans(passes: ConvPassShape[], options: { mode: Tu
   const seconds = (performance.now() - started) / 1000;
   const timing = tuned.length ? `; the tuned passes ${chosenMs.toFixed(2)} ms against the heuristic's ${heuristicMs.toFixed(2)} ms` : '';
   const where = store ? ` (kept in ${store.where})` : '';
-  const summary = `conv plans: ${tuned.length} passes tuned in ${seconds.toFixed(1)} s, ${kept} kept from before${where}; ` +
-    `${changed} of ${chosen.length} differ from the heuristic${timing}`;
-  return outcome(tuned.length, kept, changed, chosenMs, heuristicMs, summary);
+  const left = skipped.length
+    ? `; ${skipped.length} left for a later run (they did not fit the ${budgetSeconds} s budget: --tune-budget SECONDS, 0 for none)` : '';
+  const summary = `conv plans: ${tuned.length} passes tuned in ${seconds.toFixed(1)} s, ${kept} kept from before${where}${left}; ` +
+    `${changed} of ${passes.length} differ from the heuristic${timing}`;
+  return outcome(tuned.length, kept, skipped.length, changed, chosenMs, heuristicMs, summary);
 }

@@ -10,12 +10,15 @@ import { writeFileAtomic } from '../files.ts';
 import { encodeSafetensors, type SafeTensor } from '../../train/safetensors.ts';
 import { ROLE_NAMES, withFloatDtype, type ModelRole } from '../../train/state-dict.ts';
 import { readWeightsFile } from '../../train/weights-file.ts';
+import { hasAverage } from '../../train/checkpoint.ts';
+import { SAMPLE_WEIGHTS, parseChoice } from '../../train/gan.ts';
 import { commandLine, parseFlags } from './args.ts';
 import { runMain } from './main.ts';
 import { checkpointFile } from './paths.ts';
 
-const USAGE = `usage: ${commandLine('export')} --checkpoint RUN|FILE [--what G|D|all] [--dtype f32|f16] --out FILE.safetensors`;
+const USAGE = `usage: ${commandLine('export')} --checkpoint RUN|FILE [--what G|D|all] [--dtype f32|f16] [--weights ema|plain] --out FILE.safetensors`;
 const FLAGS = {
+  weights: { type: 'string' },
   checkpoint: { type: 'string' }, what: { type: 'string' }, dtype: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -37,18 +40,24 @@ async function main(argv: string[]): Promise<number> {
   if (out === file) throw new Error(`--out ${out} is the checkpoint itself: choose another file`);
   const weights = readWeightsFile(readFileSync(file), file);
 
+  // G is the moving average (emaG.: a whole state_dict of the same keys) when the checkpoint keeps one, as
+  // generate draws; --weights plain gives G's own
+  const which = parseChoice('weights', String(flags.weights ?? 'ema'), SAMPLE_WEIGHTS);
+  const average = which === 'ema' && weights.checkpoint && hasAverage(weights.checkpoint) ? weights.checkpoint : null;
   const tensors = new Map<string, SafeTensor>();
   for (const role of roles) {
     const state = weights.models[role];
     if (!state) throw new Error(`${file} has no ${ROLE_NAMES[role]}: export --what ${Object.keys(weights.models).join(' or ')}`);
     const prefix = roles.length > 1 ? `net${role}.` : '';
-    for (const [key, t] of withFloatDtype(state.tensors, dtype)) tensors.set(prefix + key, t);
+    const source = role === 'G' && average
+      ? new Map([...average.tensors].filter(([k]) => k.startsWith('emaG.')).map(([k, t]) => [k.slice(5), t])) : state.tensors;
+    for (const [key, t] of withFloatDtype(source, dtype)) tensors.set(prefix + key, t);
   }
   const sizes = Object.assign({}, ...roles.map((r) => weights.models[r]!.sizes)) as Record<string, number>;
   const bytes = encodeSafetensors(tensors, {
     // read by nothing that loads it (load_file ignores metadata): what it is, for a person
     exported_by: 'webgpu-dcgan npm run export',
-    models: roles.map((r) => `${roles.length > 1 ? `net${r}.` : ''}${ROLE_NAMES[r]}`).join(', '),
+    models: roles.map((r) => `${roles.length > 1 ? `net${r}.` : ''}${ROLE_NAMES[r]}${r === 'G' && average ? ' (the moving average)' : ''}`).join(', '),
     sizes: JSON.stringify(sizes),
     ...(weights.checkpoint ? { iteration: String(weights.checkpoint.iteration) } : {}),
   });

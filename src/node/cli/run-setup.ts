@@ -24,7 +24,7 @@ import { readWeightsFile, type WeightsFile } from '../../train/weights-file.ts';
 import { DEFAULT_CONFIG, largestActivationPerImage, parseGeneratorUpsample, stridedLayers } from '../../model/dcgan.ts';
 import { BATCHNORM_MODES, DEFAULT_G_UPSAMPLE, DEFAULT_SAMPLING, EMA_RAMPUP, parseChoice, type BatchNormMode, type TrainingConfig } from '../../train/gan.ts';
 import { parseKernelSet, type KernelSet } from '../../kernels/kernel-set.ts';
-import { parseTuneMode, type TuneMode } from '../../train/tune.ts';
+import { DEFAULT_TUNE_BUDGET_S, parseTuneMode, type TuneMode } from '../../train/tune.ts';
 import { commandLine, numberFlag, parseFlags, type Options } from './args.ts';
 import { CHECKPOINT_FILE } from './paths.ts';
 
@@ -36,7 +36,7 @@ const TRAIN_FLAGS = {
   beta1: { type: 'string' }, seed: { type: 'string' }, 'max-iters': { type: 'string' },
   'sample-every': { type: 'string' }, patience: { type: 'string' }, 'cache-dir': { type: 'string' },
   'checkpoint-every': { type: 'string' }, 'keep-epochs': { type: 'boolean' }, 'kernel-set': { type: 'string' }, tune: { type: 'string' },
-  holdout: { type: 'string' },
+  'tune-budget': { type: 'string' }, holdout: { type: 'string' },
   'g-upsample': { type: 'string' }, ema: { type: 'string' }, bn: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Options;
@@ -44,14 +44,14 @@ const TRAIN_FLAGS = {
 export const TRAIN_FLAGS_USAGE = `--data DIR|--data-cache FILE [--match 'dog.*'] [--out RUN] [--epochs 25] [--batch-size 64]
        [--image-size 64] [--ngf 64] [--ndf 64] [--nz 100] [--lr 0.0002] [--beta1 0.5] [--seed 1]
        [--max-iters N] [--sample-every 100] [--patience 50] [--checkpoint-every 10] [--keep-epochs]
-       [--cache-dir DIR] [--kernel-set fast|simple] [--tune auto|off|force] [--holdout N]
+       [--cache-dir DIR] [--kernel-set fast|simple] [--tune auto|off|force] [--tune-budget 60] [--holdout N]
        [--g-upsample nearest|transposed] [--ema DECAY] [--bn train|eval]
        --g-upsample nearest (the default: Upsample + 3x3 conv, draws better at every epoch measured);
        transposed: PyTorch's DCGAN example exactly, its Generator's key layout`;
 
 export const RESUME_USAGE = `--resume RUN [--epochs N] [--max-iters N] [--lr X] [--beta1 X] [--sample-every N]
        [--patience N] [--checkpoint-every MINUTES] [--keep-epochs] [--data DIR|--data-cache FILE]
-       [--cache-dir DIR] [--kernel-set fast|simple] [--tune auto|off|force] [--bn train|eval]`;
+       [--cache-dir DIR] [--kernel-set fast|simple] [--tune auto|off|force] [--tune-budget 60] [--bn train|eval]`;
 
 /** --ema when not given: 0, no moving average (see the README for what was measured) */
 const DEFAULT_EMA = 0;
@@ -101,6 +101,8 @@ interface RunPlan {
   maxIters: number;
   /** the conv plans (src/train/tune.ts): a choice of this invocation, not kept in run.json (default auto) */
   tune: TuneMode;
+  /** seconds the tuning may take before the first step (--tune-budget; Infinity: no limit), also not kept */
+  tuneBudget: number;
   /** the checkpoint to continue from (--resume), null for a fresh run */
   checkpoint: Checkpoint | null;
   /** the weights a fresh run starts from (--init-from): G, and D where the file has it */
@@ -154,6 +156,7 @@ export function planRun(flags: Flags, usage: string, script: 'train' | 'train:ch
   const n = (name: string, fallback: number, o?: Parameters<typeof numberFlag>[3]) => numberFlag(flags, name, fallback, o);
   const maxIters = n('max-iters', Infinity, { min: 1 });
   const tune = parseTuneMode(flags.tune ?? 'auto');
+  const tuneBudget = numberFlag(flags, 'tune-budget', DEFAULT_TUNE_BUDGET_S, { integer: false, min: 0 }) || Infinity;
   const lrOf = (fallback: number) => n('lr', fallback, { integer: false, min: 0 });
   const beta1Of = (fallback: number) => n('beta1', fallback, { integer: false, min: 0, max: 0.999999 });
   const later = (saved: Partial<RunSettings>) => ({
@@ -208,7 +211,7 @@ export function planRun(flags: Flags, usage: string, script: 'train' | 'train:ch
     for (const [flag, key] of [['epochs', 'epochs'], ['sample-every', 'sampleEvery'], ['patience', 'patience'], ['checkpoint-every', 'checkpointEvery'], ['keep-epochs', 'keepEpochs'], ['kernel-set', 'kernelSet'], ['bn', 'bn'], ['data', 'dataDir'], ['data-cache', 'dataCache']] as const) {
       if (saved[key] !== undefined) note(flag, saved[key], settings[key]);
     }
-    return { runDir, config, settings, maxIters, tune, checkpoint, init: null, changed, retryCommand: (lr) => `${commandLine(script)} --resume ${flags.resume} --lr ${lr}` };
+    return { runDir, config, settings, maxIters, tune, tuneBudget, checkpoint, init: null, changed, retryCommand: (lr) => `${commandLine(script)} --resume ${flags.resume} --lr ${lr}` };
   }
 
   if (!flags.data && !flags['data-cache']) throw new Error(`--data DIR is required: the folder of photos to train on (or --data-cache FILE, a prebuilt image cache)\n${usage}`);
@@ -245,7 +248,7 @@ export function planRun(flags: Flags, usage: string, script: 'train' | 'train:ch
     if (!flags.out) args.push(`--out ${out}`);
     return `${commandLine(script)} ${args.join(' ')} --lr ${lr}`;
   };
-  return { runDir, config, settings, maxIters, tune, checkpoint: null, init, changed: [], retryCommand };
+  return { runDir, config, settings, maxIters, tune, tuneBudget, checkpoint: null, init, changed: [], retryCommand };
 }
 
 /** The weights of --init-from FILE (a run folder means its checkpoint), with at least a Generator. */

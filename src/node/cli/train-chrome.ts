@@ -53,7 +53,7 @@ function apiPlugin(run: PreparedRun, files: RunFiles, onEvent: (e: PageEvent) =>
   const description: RunDescription = {
     runDir: run.runDir, config, epochs: settings.epochs, maxIters: Number.isFinite(run.maxIters) ? run.maxIters : null,
     sampleEvery: settings.sampleEvery, patience: settings.patience, batchesPerEpoch: loader.batchesPerEpoch,
-    checkpointEveryMinutes: settings.checkpointEvery, keepEpochs: settings.keepEpochs, kernelSet: settings.kernelSet, tune: run.tune, retryCommand: run.retryCommand('{lr}', false), resumeCommand: run.retryCommand('{lr}', true),
+    checkpointEveryMinutes: settings.checkpointEvery, keepEpochs: settings.keepEpochs, kernelSet: settings.kernelSet, tune: run.tune, tuneBudget: Number.isFinite(run.tuneBudget) ? run.tuneBudget : null, retryCommand: run.retryCommand('{lr}', false), resumeCommand: run.retryCommand('{lr}', true),
     images: run.report.count, skipped: run.report.skipped.length, resume: run.checkpoint !== null, checkpointFile: files.checkpointFile,
     heldOut: loader.heldOut.length, bestSwd: Number.isFinite(files.bestSwd()) ? files.bestSwd() : null,
   };

@@ -10,7 +10,7 @@ import { restoreTraining } from '../../train/checkpoint.ts';
 import { describeWeights, startFromWeights } from '../../train/weights-file.ts';
 import { runTraining } from '../../train/loop.ts';
 import { useKernelSet } from '../../kernels/kernel-set.ts';
-import { adapterKey, trainingConvPasses, tuneConvPlans } from '../../train/tune.ts';
+import { adapterKey, trainingConvPasses, tuneBudgetText, tuneConvPlans, tuneProgressText } from '../../train/tune.ts';
 import { tuningFileStore } from '../tune-store.ts';
 import { defaultCacheDir } from '../data/index.ts';
 import { kernelsDispatched } from '../../gpu/kernel.ts';
@@ -59,11 +59,14 @@ async function main(argv: string[]): Promise<number> {
 
   if (settings.kernelSet === 'fast') {
     // conv plans measured on this adapter (kept per adapter under the cache folder: once per shape set)
-    if (run.tune !== 'off') console.error('choosing conv plans for this adapter (--tune off skips this)…');
+    if (run.tune !== 'off') console.error(`choosing conv plans for this adapter, ${tuneBudgetText(run.tuneBudget)} (--tune off skips this)…`);
     const store = tuningFileStore(settings.cacheDir ?? defaultCacheDir(), adapterKey(adapter));
-    const tuned = await tuneConvPlans(trainingConvPasses(training), { mode: run.tune, adapter, store, log: (line) => { if (line.startsWith('note:')) console.error(line); } });
+    const tuned = await tuneConvPlans(trainingConvPasses(training), {
+      mode: run.tune, adapter, store, budgetSeconds: run.tuneBudget,
+      log: (line) => { if (line.startsWith('note:')) console.error(line); }, onProgress: (p) => console.error(tuneProgressText(p)),
+    });
     console.error(tuned.summary);
-    files.log({ event: 'tune', mode: tuned.mode, tuned: tuned.tuned, kept: tuned.kept, seconds: tuned.seconds, changed: tuned.changed });
+    files.log({ event: 'tune', mode: tuned.mode, tuned: tuned.tuned, kept: tuned.kept, skipped: tuned.skipped, seconds: tuned.seconds, changed: tuned.changed });
   }
 
   // SWD x 1e3 against the held-out photos at each epoch's end (none held out: a run from before --holdout)
