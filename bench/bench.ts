@@ -10,12 +10,13 @@ import { parseArgs } from 'node:util';
 import { parseKernelSet } from '../src/kernels/kernel-set.ts';
 import { commandLine } from '../src/node/cli/args.ts';
 import { parseTuneMode } from '../src/train/tune.ts';
-import { CONV_VARIANTS, DEFAULT_OPTIONS, SECTIONS, convVariantOf, runBench, type BenchOptions, type BenchResult, type Section } from './core.ts';
+import { CONV_VARIANTS, DEFAULT_OPTIONS, SECTIONS, SWD_IMAGES, convVariantOf, runBench, type BenchOptions, type BenchResult, type Section } from './core.ts';
 import { formatReport } from './report.ts';
 
 const USAGE = `usage: ${commandLine('bench')} [options]
   --batch 8,16          batch sizes                    --image-size 64    --ngf 64 --ndf 64 --nz 100
-  --kernels conv,iteration,ceilings,peer (sections; default ceilings,conv,iteration)
+  --kernels conv,iteration,ceilings,peer,metrics (sections; default ceilings,conv,iteration; metrics: the
+                        moving average's update and the trainer's SWD, --swd-images against as many)
   --layers G.main.0,D.main.11  only these conv layers in the conv section (default: all)
   --variants simple,fast  conv versions the conv section times (the simple weight gradient of a 64x64,
                         ngf 64 model takes minutes on a CPU adapter: --variants fast skips it), or plans
@@ -28,6 +29,7 @@ const USAGE = `usage: ${commandLine('bench')} [options]
                         the trainer's default is 60)
   --cache-dir DIR       where the tuned choices are kept (default $XDG_CACHE_HOME/webgpu-dcgan)
   --repeat 5            timed calls per measurement    --peer-repeat 1    timed TF.js iterations
+  --swd-images 1000     images per set of the metrics section's SWD (at --image-size)
   --sgemm-size 1024     --copy-mb 64                   --json FILE        --browser
   --timeout-min 60      (browser only) how long the page may run
   --help                this text`;
@@ -59,6 +61,7 @@ const FLAGS = {
   'peer-repeat': { type: 'string' },
   'sgemm-size': { type: 'string' },
   'copy-mb': { type: 'string' },
+  'swd-images': { type: 'string' },
   json: { type: 'string', default: 'bench/last-run.json' },
   browser: { type: 'boolean', default: false },
   'timeout-min': { type: 'string', default: '60' },
@@ -112,6 +115,7 @@ function parseOptions(): BenchOptions {
     repeat: positiveInteger('repeat', values.repeat, d.repeat),
     peerRepeat: positiveInteger('peer-repeat', values['peer-repeat'], d.peerRepeat),
     copyMegabytes: positiveInteger('copy-mb', values['copy-mb'], d.copyMegabytes),
+    swdImages: positiveInteger('swd-images', values['swd-images'], SWD_IMAGES),
   };
 }
 

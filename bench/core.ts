@@ -7,6 +7,9 @@
 //              the same steps pipelined as runTraining runs them (each submitted before the previous
 //              step's statistics are back)
 //   peer       the same iteration in TF.js's WebGPU backend (bench/peer-tfjs.ts), and ours/TF.js
+//   metrics    what training adds around the step: the moving average of G (--ema: one moving_average
+//              dispatch over G's parameters, every G step) and the trainer's SWD of each epoch
+//              (src/train/swd.ts, --swd-images drawn against as many photos, here synthetic images)
 import * as conv from '../src/kernels/conv.ts';
 import { gpu, sync, type GpuCounters } from '../src/gpu/context.ts';
 import { byKernel, profiler } from '../src/gpu/profiler.ts';
@@ -16,13 +19,15 @@ import { randomNormal } from '../src/kernels/random.ts';
 import { convLayerShapes, convPassShapes, type ConvLayerShape } from '../src/model/conv-layers.ts';
 import { Discriminator, Generator, seedStream, type DcganConfig } from '../src/model/dcgan.ts';
 import { GanTraining, stepConvMacs } from '../src/train/gan.ts';
+import { movingAverageInto } from '../src/kernels/elementwise.ts';
+import { slicedWassersteinDistanceGpu } from '../src/train/swd.ts';
 import { isValidPlan } from '../src/kernels/conv-tune.ts';
 import { tuneConvPlans, type TuneMode, type TuneOutcome, type TuningStore } from '../src/train/tune.ts';
 import type { AdapterDescription } from '../src/gpu/device.ts';
 import { measureCeilings, type Ceilings } from './ceilings.ts';
 import { timeDispatches } from './timing.ts';
 
-export const SECTIONS = ['ceilings', 'conv', 'iteration', 'peer'] as const;
+export const SECTIONS = ['ceilings', 'conv', 'iteration', 'peer', 'metrics'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
@@ -54,7 +59,12 @@ export interface BenchOptions {
   /** square SGEMM size for the compute ceiling (a multiple of 128) */
   sgemmSize: number;
   copyMegabytes: number;
+  /** images in each of the two sets the metrics section's SWD compares (absent: SWD_IMAGES) */
+  swdImages?: number;
 }
+
+/** the metrics section's SWD: as many images as the trainer's per-epoch SWD draws by default (1,000 held out) */
+export const SWD_IMAGES = 1000;
 
 export const DEFAULT_OPTIONS: BenchOptions = {
   batches: [8],
@@ -153,6 +163,14 @@ export interface TunedPassResult {
   tunedMs: number;
 }
 
+/** The metrics section: what training runs besides the step (null fields: not measured). */
+export interface MetricsResult {
+  /** one moving_average dispatch over G's parameter arena (GeneratorAverage.update, src/train/ema.ts) */
+  movingAverage: { parameters: number; ms: number; gpuMs: number | null; wallMs: number; gbps: number; ofCopy: number | null };
+  /** one SWD of `images` against `images` at `size` px (SwdEvaluator's work of an epoch end, photos already drawn) */
+  swd: { images: number; size: number; seconds: number };
+}
+
 export interface TuningResult extends TuneOutcome {
   batch: number;
 }
@@ -170,6 +188,8 @@ export interface BenchResult {
   /** per batch: what tuning the conv plans cost and changed (absent in older JSON, empty with --tune off) */
   tuning?: TuningResult[];
   tunedPasses?: TunedPassResult[];
+  /** absent in older JSON; null without the metrics section */
+  metrics?: MetricsResult | null;
 }
 
 const modelConfig = (o: BenchOptions): DcganConfig => ({ imageSize: o.imageSize, nz: o.nz, ngf: o.ngf, ndf: o.ndf, nc: 3 });
@@ -302,6 +322,32 @@ async function benchTunedPasses(o: BenchOptions, batch: number, log: (s: string)
   return results;
 }
 
+/**
+ * The moving average's update, timed like a conv pass (it reads G's and the average's parameters and writes
+ * the average: 12 bytes a parameter), and one SWD of the trainer at this model's image size, timed once
+ * after a small untimed one that compiles its pipelines (it runs once an epoch; wall time: it sorts on the CPU).
+ */
+async function benchMetrics(o: BenchOptions, ceilings: Ceilings | null, log: (s: string) => void): Promise<MetricsResult> {
+  const seeds = seedStream(1);
+  const generator = new Generator(modelConfig(o), seeds), average = new Generator(modelConfig(o), seeds);
+  const [value, into] = [generator.parameterArena!.whole, average.parameterArena!.whole];
+  const t = await timeDispatches(() => movingAverageInto(into, value, 0.999), o.repeat);
+  generator.dispose();
+  average.dispose();
+  const gbps = (12 * value.size) / (t.ms * 1e6);
+  const movingAverage = { parameters: value.size, ms: t.ms, gpuMs: t.gpuMs, wallMs: t.wallMs, gbps, ofCopy: ceilings ? gbps / ceilings.copy.gbps : null };
+  log(`  moving_average of ${value.size} parameters: ${t.ms.toFixed(3)} ms, ${gbps.toFixed(2)} GB/s`);
+  const images = o.swdImages ?? SWD_IMAGES, size = o.imageSize;
+  const set = (count: number, seed: number) => ({ pixels: syntheticImages(count * 3 * size * size, seed), count });
+  await slicedWassersteinDistanceGpu(set(8, 1), set(8, 2), size, 1);
+  const [a, b] = [set(images, 1), set(images, 2)];
+  const started = performance.now();
+  await slicedWassersteinDistanceGpu(a, b, size, 1);
+  const swd = { images, size, seconds: (performance.now() - started) / 1000 };
+  log(`  SWD of ${images} against ${images} images of ${size} px: ${swd.seconds.toFixed(1)} s`);
+  return { movingAverage, swd };
+}
+
 /** Destroy the pooled free buffers so the next section's allocation count starts from zero. */
 async function drainPool(): Promise<void> {
   await sync();
@@ -324,10 +370,10 @@ function countersDelta(before: GpuCounters, after: GpuCounters): GpuCounters {
   };
 }
 
-/** A synthetic batch of images in [−1, 1]: the iteration's cost does not depend on the pixels. */
-function syntheticImages(n: number): Float32Array {
+/** A synthetic batch of images in [−1, 1]: neither the iteration's cost nor the SWD's depends on the pixels. */
+function syntheticImages(n: number, seed = 0): Float32Array {
   const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.sin(i * 12.9898) * 0.9;
+  for (let i = 0; i < n; i++) out[i] = Math.sin((i + seed * 7919) * 12.9898) * 0.9;
   return out;
 }
 
@@ -445,7 +491,7 @@ export async function runBench(options: BenchOptions, adapter: string, environme
   const has = (s: Section) => o.sections.includes(s);
   const result: BenchResult = {
     adapter, timestamps: profiler.hasTimestamps, date: new Date().toISOString(), environment, options: o,
-    ceilings: null, layers: [], iterations: [], peer: [], tuning: [], tunedPasses: [],
+    ceilings: null, layers: [], iterations: [], peer: [], tuning: [], tunedPasses: [], metrics: null,
   };
   const tune = kernelSet() === 'simple' ? 'off' : (o.tune ?? 'off');  // the simple kernel set has no plans to choose
   useKernelSet(o.kernelSet ?? 'fast'); // before any kernel runs
@@ -480,6 +526,10 @@ export async function runBench(options: BenchOptions, adapter: string, environme
       log(`TF.js peer, batch ${batch}…`);
       result.peer.push(await benchPeer(o, batch, iteration, log));
     }
+  }
+  if (has('metrics')) {
+    log('metrics (moving average, SWD)…');
+    result.metrics = await benchMetrics(o, result.ceilings, log);
   }
   await drainPool();
   return result;

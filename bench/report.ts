@@ -85,6 +85,16 @@ export function formatReport(r: BenchResult): string {
       ));
     }
   }
+  if (r.metrics) {
+    const { movingAverage: m, swd } = r.metrics;
+    out.push('', 'Around the step (--ema: after every G step; SWD: once an epoch, the trainer\'s, on synthetic images)', table(
+      ['measure', 'size', 'ms', 'rate', '% copy'],
+      [
+        ['moving_average (src/train/ema.ts), one dispatch', `${m.parameters} parameters`, fixed(m.ms, 3), `${fixed(m.gbps, 2)} GB/s`, percent(m.ofCopy)],
+        ['SWD (src/train/swd.ts), wall time', `${swd.images} vs ${swd.images}, ${swd.size} px`, fixed(1000 * swd.seconds, 0), `${fixed(swd.images / swd.seconds, 1)} images/s`, '–'],
+      ],
+    ));
+  }
   if (r.peer.length) {
     out.push('', 'Peer: the same iteration in TF.js (ratio = ours / TF.js; below 1: ours is faster)', table(
       ['batch', 'peer', 'TF.js ms/iter', 'ours ms/iter', 'ratio'],

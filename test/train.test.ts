@@ -122,15 +122,17 @@ describe('npm run train / generate', () => {
   });
 
   it('--ema and --g-upsample nearest: resume continues the average exactly and refuses to change either; generate draws either weights, in either bn mode', async () => {
-    const flags = ['--epochs', '3', '--ema', '0.9', '--g-upsample', 'nearest', ...TINY];
+    // 24 G steps: the warm-up copies G for the first 10 (horizon 0.1·t < 1), so the average must run past
+    // them to differ from G; the resume splits the run inside the warm-up's growing part (step 12)
+    const flags = ['--epochs', '20', '--ema', '0.9', '--g-upsample', 'nearest', ...TINY, '--sample-every', '100'];
     const [whole, parts] = [path.join(tmp, 'ema-whole'), path.join(tmp, 'ema-parts')];
-    expect((await cli('train', ['--data', photos, '--out', whole, '--max-iters', '4', ...flags])).code).toBe(0);
-    expect((await cli('train', ['--data', photos, '--out', parts, '--max-iters', '2', ...flags])).code).toBe(0);
+    expect((await cli('train', ['--data', photos, '--out', whole, '--max-iters', '24', ...flags])).code).toBe(0);
+    expect((await cli('train', ['--data', photos, '--out', parts, '--max-iters', '12', ...flags])).code).toBe(0);
     for (const [flag, value] of [['--g-upsample', 'transposed'], ['--ema', '0.5']]) {
       const refused = await cli('train', ['--resume', parts, flag, value]);
       expect(refused.stderr).toMatch(new RegExp(`^error: ${flag} cannot change on a resumed run`, 'm'));
     }
-    const resumed = await cli('train', ['--resume', parts, '--max-iters', '4', '--bn', 'eval']);
+    const resumed = await cli('train', ['--resume', parts, '--max-iters', '24', '--bn', 'eval']);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(/with --bn train → eval/);
     const [a, b] = [whole, parts].map((d) => decodeCheckpoint(readFileSync(path.join(d, 'checkpoint.safetensors')), d));

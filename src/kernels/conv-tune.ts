@@ -210,7 +210,7 @@ export interface TuneProgress {
   line: string;
 }
 
-export interface TuneOptions {
+interface TuneOptions {
   /** hears one line per pass (the line of each TuneProgress) */
   log?: (line: string) => void;
   /** after each pass */
@@ -232,7 +232,9 @@ export async function tuneConvPasses(passes: ConvPassShape[], options: TuneOptio
   // learnt as tuning goes: wall ms per multiply-add of a heuristic call, and actual / predicted tuning time
   let estimatedMs = 0, estimatedMacs = 0, actualMs = 0, predictedMs = 0;
   const msPerMac = () => (estimatedMacs > 0 ? estimatedMs / estimatedMacs : null);
-  const scale = () => (predictedMs > 0 ? actualMs / predictedMs : 1);
+  // until a pass has been tuned, assume twice the prediction: measured on lavapipe with other work on its
+  // cores, a pass took up to ~2x its prediction, and overrunning the budget is worse than leaving a pass
+  const scale = () => (predictedMs > 0 ? Math.max(1, actualMs / predictedMs) : 2);
   const guess = (p: ConvPassShape) => { const m = msPerMac(); return m === null ? null : predictedTuningMs(candidatePlans(p).length, m * passMacs(p)) * scale(); };
   const report = (line: string, index: number) => {
     const seconds = (performance.now() - started) / 1000;
