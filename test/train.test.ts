@@ -69,6 +69,9 @@ describe('npm run train / generate', () => {
     // mode draws low-contrast images, so this asks for variation, not for dogs)
     expect(distinct.size).toBeGreaterThan(3);
     expect(existsSync(path.join(out, 'checkpoint.safetensors'))).toBe(true);
+    // the default keeps G's moving average, warmed up (--ema 0.999, README "Sample quality")
+    const kept = decodeCheckpoint(readFileSync(path.join(out, 'checkpoint.safetensors')), out);
+    expect([kept.config.ema, kept.config.emaRampup, kept.tensors.has('emaG.main.0.weight')]).toEqual([0.999, 0.1, true]);
   });
 
   it('a checkpoint round-trips: decode, restore into a fresh model, encode gives the same tensors', async () => {
@@ -89,8 +92,9 @@ describe('npm run train / generate', () => {
   it('--resume continues with the same losses as an uninterrupted run', async () => {
     const whole = path.join(tmp, 'whole');
     const parts = path.join(tmp, 'parts');
-    expect((await cli('train', ['--data', photos, '--out', whole, '--epochs', '3', '--max-iters', '5', ...TINY])).code).toBe(0);
-    expect((await cli('train', ['--data', photos, '--out', parts, '--epochs', '3', '--max-iters', '2', ...TINY])).code).toBe(0);
+    // --ema 0: no moving average (the error test below asks generate for one it does not have)
+    expect((await cli('train', ['--data', photos, '--out', whole, '--epochs', '3', '--max-iters', '5', '--ema', '0', ...TINY])).code).toBe(0);
+    expect((await cli('train', ['--data', photos, '--out', parts, '--epochs', '3', '--max-iters', '2', '--ema', '0', ...TINY])).code).toBe(0);
     const resumed = await cli('train', ['--resume', parts, '--max-iters', '5']);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(/resuming .* iteration 2/);
@@ -192,9 +196,9 @@ describe('npm run train / generate', () => {
       ['train', ['--data', photos, '--out', path.join(tmp, 'smoke')], /already holds a run: continue it with --resume/],
       ['generate', ['--checkpoint', path.join(tmp, 'missing.safetensors')], /^error: checkpoint not found: /m],
       ['generate', ['--checkpoint', path.join(photos, 'dog.1.jpg')], /^error: .* is not a valid safetensors file/m],
-      ['generate', ['--checkpoint', path.join(tmp, 'smoke'), '--weights', 'ema'], /^error: .* has no moving average \(it was trained without --ema\): use --weights plain/m],
+      ['generate', ['--checkpoint', path.join(tmp, 'whole'), '--weights', 'ema'], /^error: .* has no moving average \(it was trained without --ema\): use --weights plain/m],
       ['generate', ['--checkpoint', path.join(tmp, 'smoke'), '--bn', 'batch'], /^error: --bn must be train or eval, got 'batch'/m],
-      ['train', ['--data', photos, '--g-upsample', 'bilinear'], /^error: --g-upsample must be transposed or nearest, got 'bilinear'/m],
+      ['train', ['--data', photos, '--g-upsample', 'bilinear'], /^error: --g-upsample must be one of transposed, nearest, not 'bilinear'/m],
       ['train', ['--data', photos, '--ema', '1'], /^error: --ema must be a number ≥ 0 and ≤ 0.999999, got '1'/m],
     ];
     for (const [script, args, message] of cases) {

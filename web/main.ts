@@ -11,7 +11,9 @@ import { DEFAULT_TUNE_BUDGET_S, adapterKey, parseTuneMode, trainingConvPasses, t
 import { browserTuningStore, serverTuningStore } from './tune-store.ts';
 import { useDevice } from '../src/gpu/context.ts';
 import { BatchLoader, type ImageSource } from '../src/train/data/loader.ts';
-import type { TrainingConfig } from '../src/train/gan.ts';
+import { BATCHNORM_MODES, parseChoice, type GanTraining, type TrainingConfig } from '../src/train/gan.ts';
+import type { PageSettings } from '../src/train/run-settings.ts';
+import type { TuneMode } from '../src/train/tune.ts';
 import { formatStats, sampleGrid, type LoopOutcome } from '../src/train/loop.ts';
 import type { RgbaImage } from '../src/train/images.ts';
 import { LineChart, paintImage } from './charts.ts';
@@ -234,6 +236,18 @@ function setPicked(files: PickedFile[]): void {
 
 // ---------------------------------------------------------------- training
 
+/** The settings this page runs with, by flag, as the training, the loop's settings and the tuner hold them. */
+function appliedSettings(training: GanTraining, settings: RunSettings, tune: TuneMode, tuneBudgetSeconds: number): PageSettings {
+  const c = training.config;
+  return {
+    'image-size': c.model.imageSize, ngf: c.model.ngf, ndf: c.model.ndf, nz: c.model.nz, 'g-upsample': c.model.gUpsample ?? 'transposed',
+    'batch-size': c.batchSize, lr: c.lr, beta1: c.beta1, seed: c.seed, ema: training.average?.decay ?? 0,
+    epochs: settings.epochs, 'max-iters': Number.isFinite(settings.maxIters) ? settings.maxIters : null, 'sample-every': settings.sampleEvery,
+    patience: settings.patience, 'checkpoint-every': (settings.checkpointEveryMs ?? 0) / 60_000, 'keep-epochs': settings.keepEpochs ?? false,
+    'kernel-set': kernelSet(), tune, 'tune-budget': Number.isFinite(tuneBudgetSeconds) ? tuneBudgetSeconds : 0, bn: training.sampling.bn,
+  };
+}
+
 async function start(): Promise<void> {
   $('error').hidden = true;
   dash.error = null;
@@ -250,21 +264,27 @@ async function start(): Promise<void> {
     const { batchSize, model, seed } = training.config;
     const data = serverMode ? serverData(run!) : await localData(model.imageSize, batchSize, seed);
     const store = serverMode ? serverStore(run!) : memoryStore();
+    const given = run?.settings;
     currentSettings = serverMode
       ? {
-          epochs: run!.epochs, maxIters: run!.maxIters ?? Infinity, sampleEvery: run!.sampleEvery, patience: run!.patience,
-          checkpointEveryMs: run!.checkpointEveryMinutes * 60_000, keepEpochs: run!.keepEpochs,
+          epochs: given!.epochs!, maxIters: given!['max-iters'] ?? Infinity, sampleEvery: given!['sample-every']!, patience: given!.patience!,
+          checkpointEveryMs: given!['checkpoint-every']! * 60_000, keepEpochs: given!['keep-epochs'],
           retryCommand: (lr, resumable) => (resumable ? run!.resumeCommand : run!.retryCommand).replace('{lr}', String(lr)),
           bestSwd: run!.bestSwd ?? undefined,
         }
       : settingsFromForm();
-    if (training.iteration === 0 && serverMode) {
-      await store.log({ event: 'start', adapter: adapterInfo, config: training.config, kernelSet: kernelSet(), data: { images: run!.images, skipped: run!.skipped }, host: 'chrome' });
+    const mode = parseTuneMode(serverMode ? given!.tune : params.get('tune') ?? 'auto', 'the tune query parameter');
+    const budgetSeconds = Number(serverMode ? given!['tune-budget'] : params.get('tune-budget') ?? DEFAULT_TUNE_BUDGET_S) || Infinity;
+    if (serverMode) {
+      if (training.iteration === 0) {
+        await store.log({ event: 'start', adapter: adapterInfo, config: training.config, kernelSet: kernelSet(), data: { images: run!.images, skipped: run!.skipped }, host: 'chrome' });
+      }
+      // what this page applies, read back from the objects that use it: train:chrome's test compares it
+      // with every setting it sent (src/train/run-settings.ts)
+      await store.log({ event: 'page-settings', applied: appliedSettings(training, currentSettings, mode, budgetSeconds) });
     }
     if (kernelSet() === 'fast') {
-      const mode = serverMode ? run!.tune : parseTuneMode(params.get('tune') ?? 'auto', 'the tune query parameter');
       const key = adapterKey(adapterInfo!);
-      const budgetSeconds = serverMode ? (run!.tuneBudget ?? Infinity) : Number(params.get('tune-budget') ?? DEFAULT_TUNE_BUDGET_S) || Infinity;
       if (mode !== 'off') setStatus(`choosing conv plans for this adapter, ${tuneBudgetText(budgetSeconds)}…`);
       const tuned = await tuneConvPlans(trainingConvPasses(training), {
         mode, adapter: adapterInfo!, store: serverMode ? serverTuningStore(key) : browserTuningStore(key), budgetSeconds,
@@ -432,23 +452,25 @@ async function main(): Promise<void> {
   if (serverMode) {
     try {
       run = await describeRun();
-      useKernelSet(run.kernelSet); // before any kernel runs
+      useKernelSet(parseKernelSet(run.settings['kernel-set'])); // before any kernel runs
       const server = document.querySelector<HTMLInputElement>('input[name="source"][value="server"]')!;
       server.disabled = false;
       server.checked = true;
       for (const input of Array.from(document.querySelectorAll<HTMLInputElement>('input[name="source"]'))) input.disabled = input !== server;
       $('data-info').textContent = `${run.images} images from the Node cache; run folder ${run.runDir}`;
       if (run.resume) {
-        const training = session.load(await fetchCheckpoint(), run.checkpointFile);
+        // with the run's config, not the checkpoint's: a resume may change --lr and --beta1
+        const training = session.load(await fetchCheckpoint(), run.checkpointFile, run.config);
         void sendEvent({ type: 'message', text: `resuming ${run.runDir} at epoch ${session.position.epoch + 1}, iteration ${training.iteration}` });
       } else {
         session.create(run.config);
       }
       showConfig(run.config);
       lockModelFields(true);
-      field('epochs').value = String(run.epochs);
-      field('max-iters').value = run.maxIters === null ? '' : String(run.maxIters);
-      field('sample-every').value = String(run.sampleEvery);
+      session.training!.sampling = { ...session.training!.sampling, bn: parseChoice('bn', run.settings.bn, BATCHNORM_MODES) };
+      field('epochs').value = String(run.settings.epochs);
+      field('max-iters').value = run.settings['max-iters'] === null ? '' : String(run.settings['max-iters']);
+      field('sample-every').value = String(run.settings['sample-every']);
     } catch (e) {
       showError(message(e));
       await sendEvent({ type: 'error', message: message(e) });

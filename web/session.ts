@@ -72,10 +72,13 @@ export class Session {
     return this.training;
   }
 
-  /** A whole training state from checkpoint bytes (the same safetensors `npm run train` writes). */
-  load(bytes: Uint8Array, source: string): GanTraining {
+  /**
+   * A whole training state from checkpoint bytes (the same safetensors `npm run train` writes), trained on
+   * with `config` where given (a resume's new learning rate or beta1), else the checkpoint's.
+   */
+  load(bytes: Uint8Array, source: string, config?: TrainingConfig): GanTraining {
     const checkpoint = decodeCheckpoint(bytes, source);
-    const training = this.create(checkpoint.config);
+    const training = this.create(config ?? checkpoint.config);
     restoreTraining(training, checkpoint);
     this.position = checkpoint.position;
     return training;

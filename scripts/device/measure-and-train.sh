@@ -109,7 +109,7 @@ main() {
   timeout --foreground --preserve-status -s INT -k 60 "$seconds" "$node" "$device_dir/train.mjs" --data-cache "$work/photos.u8cache" \
     --out "$run" --epochs 100000 $train_tune $train_args
   rc=$?
-  stamp "trainer exited $rc ($([ $rc -eq 130 ] && echo 'stopped by SIGINT at the time limit, checkpoint written' || echo 'see above'))"
+  stamp "trainer exited $rc ($([ $rc -eq 130 ] && [ -f "$run/checkpoint.safetensors" ] && echo 'stopped by SIGINT at the time limit, checkpoint written' || echo 'see above'))"
 
   phase 'extract'
   [ -f "$run/checkpoint.safetensors" ] || fail "no checkpoint in $run: see the trainer's lines above"

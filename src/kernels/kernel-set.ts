@@ -5,7 +5,7 @@
 // pass runs the readable reference kernels of shaders/conv2d.wgsl, slower but each a few lines of plain
 // loops. Both compute the same values up to float rounding, so a run may switch between them on --resume.
 
-const KERNEL_SETS = ['simple', 'fast'] as const;
+export const KERNEL_SETS = ['simple', 'fast'] as const;
 export type KernelSet = (typeof KERNEL_SETS)[number];
 
 let current: KernelSet = 'fast';

@@ -31,7 +31,7 @@ export interface DcganConfig {
 }
 
 export type GeneratorUpsample = 'transposed' | 'nearest';
-const G_UPSAMPLE_MODES: readonly GeneratorUpsample[] = ['transposed', 'nearest'];
+export const G_UPSAMPLE_MODES: readonly GeneratorUpsample[] = ['transposed', 'nearest'];
 
 export const DEFAULT_CONFIG: DcganConfig = { imageSize: 64, nz: 100, ngf: 64, ndf: 64, nc: 3, gUpsample: 'transposed' };
 

@@ -18,28 +18,19 @@
 //                                        since each train:chrome run starts Chromium with a fresh profile
 import type { StepStats, TrainingConfig } from './gan.ts';
 import type { Evaluation, LoopOutcome } from './loop.ts';
-import type { KernelSet } from '../kernels/kernel-set.ts';
-import type { TuneMode } from './tune.ts';
+import type { PageSettings } from './run-settings.ts';
 
 export const API = '/api';
 
 export interface RunDescription {
   runDir: string;
+  /** the model and its optimisation, a resume's new --lr and --beta1 included */
   config: TrainingConfig;
-  epochs: number;
-  /** null: no limit (JSON has no Infinity) */
-  maxIters: number | null;
-  sampleEvery: number;
-  patience: number;
-  /** minutes between checkpoints besides the epoch ends */
-  checkpointEveryMinutes: number;
-  keepEpochs: boolean;
-  /** the kernel versions the page runs (src/kernels/kernel-set.ts), from --kernel-set */
-  kernelSet: KernelSet;
-  /** whether the page tunes its conv plans before training (src/train/tune.ts), from --tune */
-  tune: TuneMode;
-  /** seconds the page's tuning may take (--tune-budget); null: no limit (JSON has no Infinity) */
-  tuneBudget: number | null;
+  /**
+   * every setting the page applies, by flag (src/train/run-settings.ts: the rows marked 'page'); null:
+   * none (--max-iters: no limit); --tune-budget 0: no limit
+   */
+  settings: PageSettings;
   /** the commands to run after a divergence without and with a kept checkpoint, {lr} where the learning rate goes */
   retryCommand: string;
   resumeCommand: string;

@@ -19,7 +19,7 @@ import { convLayerShapes, convPassShapes } from '../model/conv-layers.ts';
 import type { GanTraining } from './gan.ts';
 import { formatDuration } from '../util/duration.ts';
 
-const TUNE_MODES = ['auto', 'off', 'force'] as const;
+export const TUNE_MODES = ['auto', 'off', 'force'] as const;
 export type TuneMode = (typeof TUNE_MODES)[number];
 
 /** A tune mode by name (a flag's value); throws naming `what` for any other. */

@@ -21,48 +21,36 @@ import type { CacheReport, ImageCache } from '../data/cache.ts';
 import { BatchLoader } from '../../train/data/loader.ts';
 import { decodeCheckpoint, resumeProblem, type Checkpoint } from '../../train/checkpoint.ts';
 import { readWeightsFile, type WeightsFile } from '../../train/weights-file.ts';
-import { DEFAULT_CONFIG, largestActivationPerImage, parseGeneratorUpsample, stridedLayers } from '../../model/dcgan.ts';
-import { BATCHNORM_MODES, DEFAULT_G_UPSAMPLE, DEFAULT_SAMPLING, EMA_RAMPUP, parseChoice, type BatchNormMode, type TrainingConfig } from '../../train/gan.ts';
-import { parseKernelSet, type KernelSet } from '../../kernels/kernel-set.ts';
-import { DEFAULT_TUNE_BUDGET_S, parseTuneMode, type TuneMode } from '../../train/tune.ts';
-import { commandLine, numberFlag, parseFlags, type Options } from './args.ts';
+import { largestActivationPerImage, stridedLayers } from '../../model/dcgan.ts';
+import { EMA_RAMPUP, type BatchNormMode, type TrainingConfig } from '../../train/gan.ts';
+import type { KernelSet } from '../../kernels/kernel-set.ts';
+import type { TuneMode } from '../../train/tune.ts';
+import {
+  RUN_SETTINGS, helpOf, keptValue, parseSetting, usageOf, valueAt, type Setting, type SettingFlag, type SettingValues,
+} from '../../train/run-settings.ts';
+import { commandLine, parseFlags, type Options } from './args.ts';
 import { CHECKPOINT_FILE } from './paths.ts';
 
+/** The flags of both trainers: one per row of the settings table (src/train/run-settings.ts), and --help. */
 const TRAIN_FLAGS = {
-  data: { type: 'string' }, 'data-cache': { type: 'string' }, match: { type: 'string' }, out: { type: 'string' }, resume: { type: 'string' },
-  'init-from': { type: 'string' },
-  epochs: { type: 'string' }, 'batch-size': { type: 'string' }, 'image-size': { type: 'string' },
-  ngf: { type: 'string' }, ndf: { type: 'string' }, nz: { type: 'string' }, lr: { type: 'string' },
-  beta1: { type: 'string' }, seed: { type: 'string' }, 'max-iters': { type: 'string' },
-  'sample-every': { type: 'string' }, patience: { type: 'string' }, 'cache-dir': { type: 'string' },
-  'checkpoint-every': { type: 'string' }, 'keep-epochs': { type: 'boolean' }, 'kernel-set': { type: 'string' }, tune: { type: 'string' },
-  'tune-budget': { type: 'string' }, holdout: { type: 'string' },
-  'g-upsample': { type: 'string' }, ema: { type: 'string' }, bn: { type: 'string' },
+  ...Object.fromEntries(RUN_SETTINGS.map((s) => [s.flag, { type: s.kind === 'switch' ? 'boolean' : 'string' }])),
   help: { type: 'boolean', short: 'h' },
-} as const satisfies Options;
+} as Options;
 
-export const TRAIN_FLAGS_USAGE = `--data DIR|--data-cache FILE [--match 'dog.*'] [--out RUN] [--epochs 25] [--batch-size 64]
-       [--image-size 64] [--ngf 64] [--ndf 64] [--nz 100] [--lr 0.0002] [--beta1 0.5] [--seed 1]
-       [--max-iters N] [--sample-every 100] [--patience 50] [--checkpoint-every 10] [--keep-epochs]
-       [--cache-dir DIR] [--kernel-set fast|simple] [--tune auto|off|force] [--tune-budget 60] [--holdout N]
-       [--g-upsample nearest|transposed] [--ema DECAY] [--bn train|eval]
-       --g-upsample nearest (the default: Upsample + 3x3 conv, draws better at every epoch measured);
-       transposed: PyTorch's DCGAN example exactly, its Generator's key layout`;
-
-export const RESUME_USAGE = `--resume RUN [--epochs N] [--max-iters N] [--lr X] [--beta1 X] [--sample-every N]
-       [--patience N] [--checkpoint-every MINUTES] [--keep-epochs] [--data DIR|--data-cache FILE]
-       [--cache-dir DIR] [--kernel-set fast|simple] [--tune auto|off|force] [--tune-budget 60] [--bn train|eval]`;
-
-/** --ema when not given: 0, no moving average (see the README for what was measured) */
-const DEFAULT_EMA = 0;
-
-/** Flags that define the model or the data a checkpoint was trained on: a resumed run cannot change them. */
-const FIXED_ON_RESUME = ['image-size', 'ngf', 'ndf', 'nz', 'batch-size', 'seed', 'match', 'out', 'holdout', 'g-upsample', 'ema'] as const;
+const STARTS = ['data', 'data-cache', 'resume', 'init-from'];
+export const TRAIN_FLAGS_USAGE = `--data DIR|--data-cache FILE ${usageOf((s) => !STARTS.includes(s.flag))}`;
+export const RESUME_USAGE = `--resume RUN ${usageOf((s) => s.onResume !== 'fixed' && !STARTS.includes(s.flag))} [--data DIR|--data-cache FILE]`;
+/** A line per flag, what it does and its default; the usage of --help ends with it. */
+export const TRAIN_FLAGS_HELP = `${helpOf(() => true)}
+A resumed run keeps its model and data: ${RUN_SETTINGS.filter((s) => s.onResume === 'fixed').map((s) => `--${s.flag}`).join(', ')} cannot change.`;
 
 /** --holdout's default: 1,000 photos, or a tenth of them when there are fewer than 10,000 */
 export const defaultHoldout = (photos: number): number => Math.min(1000, Math.floor(photos / 10));
 
-/** What a run needs besides the training config; saved in RUN/run.json so --resume needs no other flags. */
+/**
+ * What a run needs besides the training config, saved in RUN/run.json so --resume needs no other flags:
+ * the 'run' rows of the settings table, under their run.json keys.
+ */
 interface RunSettings {
   /** the photos (decoded into the cache of --cache-dir); exactly one of dataDir and dataCache is set */
   dataDir?: string;
@@ -89,15 +77,13 @@ interface RunSettings {
   bn: BatchNormMode;
 }
 
-const DEFAULT_SETTINGS = {
-  epochs: 25, sampleEvery: 100, patience: 50, checkpointEvery: 10, keepEpochs: false, kernelSet: 'fast' as KernelSet, bn: DEFAULT_SAMPLING.bn,
-};
-
 /** A run whose flags are checked and whose resume state is read; nothing is written yet. */
 interface RunPlan {
   runDir: string;
   config: TrainingConfig;
   settings: RunSettings;
+  /** every setting's value for this start, by flag (the page's settings are taken from it) */
+  values: SettingValues;
   maxIters: number;
   /** the conv plans (src/train/tune.ts): a choice of this invocation, not kept in run.json (default auto) */
   tune: TuneMode;
@@ -137,7 +123,7 @@ export function parseTrainFlags(argv: string[], usage: string, extra: Options = 
 }
 
 /** Read a JSON file of the run folder, naming the file when it is not JSON. */
-function readRunJson(file: string): Partial<RunSettings> {
+function readRunJson(file: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -145,30 +131,40 @@ function readRunJson(file: string): Partial<RunSettings> {
     return {}; // a folder whose run.json is gone: the checkpoint has the config, the flags the rest
   }
   try {
-    return JSON.parse(text) as Partial<RunSettings>;
+    return JSON.parse(text) as Record<string, unknown>;
   } catch (e) {
     throw new Error(`${file} is not valid JSON (${(e as Error).message}): fix or delete it (--resume then needs --data DIR)`);
   }
 }
 
+/** The given flag's value (checked against its row), else `otherwise`. */
+function valueOf(flags: Flags, s: Setting, otherwise: unknown): unknown {
+  const raw = flags[s.flag];
+  return raw === undefined ? otherwise : parseSetting(s, raw);
+}
+
+/** Set the value at a dotted path ('model.ngf'), creating the objects on the way. */
+function setAt(object: Record<string, unknown>, dotted: string, value: unknown): void {
+  const keys = dotted.split('.');
+  const last = keys.pop()!;
+  let o = object;
+  for (const k of keys) o = (o[k] ??= {}) as Record<string, unknown>;
+  o[last] = value;
+}
+
+/** The 'run' rows of `values` under their run.json keys (absent where there is no value). */
+function runSettingsOf(values: SettingValues): RunSettings {
+  const entries = RUN_SETTINGS.flatMap((s: Setting) => (typeof s.kept === 'object' && 'run' in s.kept && values[s.flag as SettingFlag] !== null ? [[s.kept.run, values[s.flag as SettingFlag]]] : []));
+  return Object.fromEntries(entries) as RunSettings;
+}
+
+/** The plan's invocation-only choices, from the values. */
+function invocationOf(values: SettingValues) {
+  return { maxIters: values['max-iters'] ?? Infinity, tune: values.tune as TuneMode, tuneBudget: values['tune-budget'] || Infinity };
+}
+
 /** Check every flag and, for --resume, read what the run folder holds. Writes nothing. */
 export function planRun(flags: Flags, usage: string, script: 'train' | 'train:chrome' = 'train'): RunPlan {
-  const n = (name: string, fallback: number, o?: Parameters<typeof numberFlag>[3]) => numberFlag(flags, name, fallback, o);
-  const maxIters = n('max-iters', Infinity, { min: 1 });
-  const tune = parseTuneMode(flags.tune ?? 'auto');
-  const tuneBudget = numberFlag(flags, 'tune-budget', DEFAULT_TUNE_BUDGET_S, { integer: false, min: 0 }) || Infinity;
-  const lrOf = (fallback: number) => n('lr', fallback, { integer: false, min: 0 });
-  const beta1Of = (fallback: number) => n('beta1', fallback, { integer: false, min: 0, max: 0.999999 });
-  const later = (saved: Partial<RunSettings>) => ({
-    epochs: n('epochs', saved.epochs ?? DEFAULT_SETTINGS.epochs, { min: 1 }),
-    sampleEvery: n('sample-every', saved.sampleEvery ?? DEFAULT_SETTINGS.sampleEvery, { min: 1 }),
-    patience: n('patience', saved.patience ?? DEFAULT_SETTINGS.patience, { min: 1 }),
-    checkpointEvery: n('checkpoint-every', saved.checkpointEvery ?? DEFAULT_SETTINGS.checkpointEvery, { integer: false, min: 0 }),
-    keepEpochs: flags['keep-epochs'] === true || (saved.keepEpochs ?? DEFAULT_SETTINGS.keepEpochs),
-    kernelSet: parseKernelSet(flags['kernel-set'] ?? saved.kernelSet ?? DEFAULT_SETTINGS.kernelSet),
-    bn: parseChoice('bn', String(flags.bn ?? saved.bn ?? DEFAULT_SETTINGS.bn), BATCHNORM_MODES),
-  });
-
   if (flags.resume && flags['init-from']) {
     throw new Error('give --resume RUN (continue a run, optimizer state and all) or --init-from FILE (a new run from its weights), not both');
   }
@@ -181,60 +177,51 @@ export function planRun(flags: Flags, usage: string, script: 'train' | 'train:ch
     if (problem) throw new Error(problem);
     const saved = readRunJson(path.join(runDir, 'run.json'));
     const old = checkpoint.config;
-    const current: Record<(typeof FIXED_ON_RESUME)[number], string | number | undefined> = {
-      'image-size': old.model.imageSize, ngf: old.model.ngf, ndf: old.model.ndf, nz: old.model.nz,
-      'batch-size': old.batchSize, seed: old.seed, match: saved.match, out: runDir, holdout: saved.holdout ?? 0,
-      'g-upsample': old.model.gUpsample ?? 'transposed', ema: old.ema ?? 0,
-    };
-    for (const name of FIXED_ON_RESUME) {
-      const given = flags[name];
-      if (given === undefined) continue;
-      const same = name === 'out' ? path.resolve(String(given)) === runDir
-        : name === 'match' || name === 'g-upsample' ? given === current[name] : Number(given) === current[name];
-      if (!same) {
+    const values: Record<string, unknown> = {};
+    const changed: string[] = [];
+    for (const s of RUN_SETTINGS as readonly Setting[]) {
+      const kept = s.flag === 'out' ? runDir : keptValue(s, old, saved);
+      const given = s.flag === 'out' && flags.out !== undefined ? path.resolve(String(flags.out)) : valueOf(flags, s, undefined);
+      if (s.onResume === 'fixed' && given !== undefined && given !== kept) {
         throw new Error(
-          `--${name} cannot change on a resumed run (${runDir} was trained with --${name} ${current[name] ?? '(none)'}): ` +
-            `drop --${name}, or start a new run with --out`,
+          `--${s.flag} cannot change on a resumed run (${runDir} was trained with --${s.flag} ${kept ?? '(none)'}): ` +
+            `drop --${s.flag}, or start a new run with --out`,
         );
       }
+      values[s.flag] = given ?? kept ?? s.default;
+      const before = typeof s.kept === 'object' ? ('config' in s.kept ? valueAt(old, s.kept.config) : saved[s.kept.run]) : undefined;
+      if (s.onResume === 'may change' && before !== undefined && before !== values[s.flag]) changed.push(`--${s.flag} ${before} → ${values[s.flag]}`);
     }
-    const data = flags.data || flags['data-cache'] ? dataFlags(flags) : { dataDir: saved.dataDir, dataCache: saved.dataCache };
-    if (!data.dataDir && !data.dataCache) throw new Error(`${path.join(runDir, 'run.json')} does not say where the photos are: give --data DIR`);
-    const config: TrainingConfig = { ...old, lr: lrOf(old.lr), beta1: beta1Of(old.beta1) };
-    const settings: RunSettings = {
-      ...data, match: saved.match, cacheDir: (flags['cache-dir'] as string | undefined) ?? saved.cacheDir, ...later(saved), holdout: saved.holdout ?? 0,
+    // --data and --data-cache replace each other: the photos moved, or a cache stands in for them
+    if (flags.data || flags['data-cache']) Object.assign(values, { data: null, 'data-cache': null }, dataValues(flags));
+    if (!values.data && !values['data-cache']) throw new Error(`${path.join(runDir, 'run.json')} does not say where the photos are: give --data DIR`);
+    const config = structuredClone(old) as TrainingConfig;
+    for (const s of RUN_SETTINGS as readonly Setting[]) {
+      if (s.onResume === 'may change' && typeof s.kept === 'object' && 'config' in s.kept) setAt(config as unknown as Record<string, unknown>, s.kept.config, values[s.flag]);
+    }
+    const v = values as SettingValues;
+    return {
+      runDir, config, settings: runSettingsOf(v), values: v, ...invocationOf(v), checkpoint, init: null, changed,
+      retryCommand: (lr) => `${commandLine(script)} --resume ${flags.resume} --lr ${lr}`,
     };
-    const changed: string[] = [];
-    const note = (flag: string, before: unknown, after: unknown) => before !== after && changed.push(`--${flag} ${before} → ${after}`);
-    note('lr', old.lr, config.lr);
-    note('beta1', old.beta1, config.beta1);
-    for (const [flag, key] of [['epochs', 'epochs'], ['sample-every', 'sampleEvery'], ['patience', 'patience'], ['checkpoint-every', 'checkpointEvery'], ['keep-epochs', 'keepEpochs'], ['kernel-set', 'kernelSet'], ['bn', 'bn'], ['data', 'dataDir'], ['data-cache', 'dataCache']] as const) {
-      if (saved[key] !== undefined) note(flag, saved[key], settings[key]);
-    }
-    return { runDir, config, settings, maxIters, tune, tuneBudget, checkpoint, init: null, changed, retryCommand: (lr) => `${commandLine(script)} --resume ${flags.resume} --lr ${lr}` };
   }
 
   if (!flags.data && !flags['data-cache']) throw new Error(`--data DIR is required: the folder of photos to train on (or --data-cache FILE, a prebuilt image cache)\n${usage}`);
+  const values = Object.fromEntries((RUN_SETTINGS as readonly Setting[]).map((s) => [s.flag, valueOf(flags, s, s.default)])) as SettingValues;
+  Object.assign(values, dataValues(flags));
   const init = flags['init-from'] ? readInitWeights(String(flags['init-from'])) : null;
-  const imageSize = n('image-size', DEFAULT_CONFIG.imageSize, { min: 8 });
-  stridedLayers(imageSize); // refuses sizes that are not a power of two
-  const sizes = { imageSize, nz: n('nz', DEFAULT_CONFIG.nz, { min: 1 }), ngf: n('ngf', DEFAULT_CONFIG.ngf, { min: 1 }), ndf: n('ndf', DEFAULT_CONFIG.ndf, { min: 1 }), nc: 3 };
-  const config: TrainingConfig = {
-    // the nearest or transposed G: the file's layout with --init-from, else the flag
-    model: init
-      ? { ...initModelConfig(init, flags, sizes.ndf), gUpsample: init.models.G!.sizes.gUpsample ?? 'transposed' }
-      : { ...sizes, gUpsample: parseGeneratorUpsample(String(flags['g-upsample'] ?? DEFAULT_G_UPSAMPLE)) },
-    batchSize: n('batch-size', 64, { min: 2 }),
-    lr: lrOf(2e-4),
-    beta1: beta1Of(0.5),
-    seed: n('seed', 1, { min: 0, max: 2 ** 32 - 1 }),
-  };
-  const ema = numberFlag(flags, 'ema', DEFAULT_EMA, { integer: false, min: 0, max: 0.999999 });
-  if (ema > 0) Object.assign(config, { ema, emaRampup: EMA_RAMPUP });
-  const settings: RunSettings = {
-    ...dataFlags(flags), match: flags.match as string | undefined, cacheDir: flags['cache-dir'] as string | undefined, ...later({}),
-    holdout: flags.holdout === undefined ? undefined : n('holdout', 0, { min: 0 }),
-  };
+  stridedLayers(values['image-size']!); // refuses sizes that are not a power of two
+  const config = { model: { nc: 3 } } as Record<string, unknown>;
+  for (const s of RUN_SETTINGS as readonly Setting[]) if (typeof s.kept === 'object' && 'config' in s.kept) setAt(config, s.kept.config, values[s.flag as SettingFlag]);
+  const trainingConfig = config as unknown as TrainingConfig;
+  // the moving average's warm-up for new runs; --ema 0 keeps none
+  if (values.ema) trainingConfig.emaRampup = EMA_RAMPUP;
+  else delete trainingConfig.ema;
+  if (init) {
+    // the file's shapes and layout decide the model (a size flag that says otherwise is refused)
+    trainingConfig.model = { ...initModelConfig(init, flags, values.ndf!), gUpsample: init.models.G!.sizes.gUpsample ?? 'transposed' };
+    Object.assign(values, { 'image-size': trainingConfig.model.imageSize, nz: trainingConfig.model.nz, ngf: trainingConfig.model.ngf, ndf: trainingConfig.model.ndf, 'g-upsample': trainingConfig.model.gUpsample });
+  }
   const out = String(flags.out ?? path.join('runs', new Date().toISOString().replace(/[:.]/g, '-')));
   const runDir = path.resolve(out);
   if (existsSync(path.join(runDir, CHECKPOINT_FILE))) {
@@ -248,7 +235,9 @@ export function planRun(flags: Flags, usage: string, script: 'train' | 'train:ch
     if (!flags.out) args.push(`--out ${out}`);
     return `${commandLine(script)} ${args.join(' ')} --lr ${lr}`;
   };
-  return { runDir, config, settings, maxIters, tune, tuneBudget, checkpoint: null, init, changed: [], retryCommand };
+  const settings = runSettingsOf(values);
+  if (values.holdout === null) delete settings.holdout; // prepareRun counts the photos first
+  return { runDir, config: trainingConfig, settings, values, ...invocationOf(values), checkpoint: null, init, changed: [], retryCommand };
 }
 
 /** The weights of --init-from FILE (a run folder means its checkpoint), with at least a Generator. */
@@ -278,10 +267,10 @@ function initModelConfig(init: WeightsFile, flags: Flags, ndfFlag: number): Trai
   return { imageSize: G.imageSize, nz: G.nz!, ngf: G.ngf!, ndf: D ? D.ndf! : flags.ndf !== undefined ? ndfFlag : G.ngf!, nc: 3 };
 }
 
-/** --data or --data-cache, not both. */
-function dataFlags(flags: Flags): Pick<RunSettings, 'dataDir' | 'dataCache'> {
+/** --data or --data-cache, not both (the cache's path made absolute: run.json must not depend on the working folder). */
+function dataValues(flags: Flags): Pick<SettingValues, 'data' | 'data-cache'> {
   if (flags.data && flags['data-cache']) throw new Error('give --data DIR or --data-cache FILE, not both');
-  return flags.data ? { dataDir: String(flags.data) } : { dataCache: path.resolve(String(flags['data-cache'])) };
+  return flags.data ? { data: String(flags.data), 'data-cache': null } : { data: null, 'data-cache': path.resolve(String(flags['data-cache'])) };
 }
 
 /** The limits of an adapter that bound one tensor (a storage binding, and any buffer). */

@@ -14,7 +14,8 @@ import { API, type PageEvent, type RunDescription } from '../../train/protocol.t
 import { commandLine } from './args.ts';
 import { runMain } from './main.ts';
 import { adapterLimits } from '../webgpu.ts';
-import { checkFits, parseTrainFlags, planRun, prepareRun, RESUME_USAGE, TRAIN_FLAGS_USAGE, type PreparedRun } from './run-setup.ts';
+import { checkFits, parseTrainFlags, planRun, prepareRun, RESUME_USAGE, TRAIN_FLAGS_HELP, TRAIN_FLAGS_USAGE, type PreparedRun } from './run-setup.ts';
+import { RUN_SETTINGS, pageSettings, type Setting } from '../../train/run-settings.ts';
 import { StopSignals } from './stop-signals.ts';
 import { RunFiles, TerminalProgress, reportOutcome } from './run-files.ts';
 import { readFileSync, existsSync } from 'node:fs';
@@ -24,7 +25,9 @@ import { defaultCacheDir } from '../data/index.ts';
 const USAGE = `usage: ${commandLine('train:chrome')} ${TRAIN_FLAGS_USAGE}
        [--chromium PATH] [--screenshot FILE]
    or: ${commandLine('train:chrome')} ${RESUME_USAGE}
---chromium: the browser (default $CHROMIUM_PATH, else /usr/bin/chromium); --screenshot: a PNG of the dashboard at the end`;
+${TRAIN_FLAGS_HELP}
+  --chromium         the browser (default $CHROMIUM_PATH, else /usr/bin/chromium)
+  --screenshot       a PNG of the dashboard at the end`;
 
 const EXTRA_FLAGS = { chromium: { type: 'string' }, screenshot: { type: 'string' } } as const;
 
@@ -51,9 +54,8 @@ function send(res: ServerResponse, status: number, body: Buffer | string | objec
 function apiPlugin(run: PreparedRun, files: RunFiles, onEvent: (e: PageEvent) => void): Plugin {
   const { config, settings, loader, cache } = run;
   const description: RunDescription = {
-    runDir: run.runDir, config, epochs: settings.epochs, maxIters: Number.isFinite(run.maxIters) ? run.maxIters : null,
-    sampleEvery: settings.sampleEvery, patience: settings.patience, batchesPerEpoch: loader.batchesPerEpoch,
-    checkpointEveryMinutes: settings.checkpointEvery, keepEpochs: settings.keepEpochs, kernelSet: settings.kernelSet, tune: run.tune, tuneBudget: Number.isFinite(run.tuneBudget) ? run.tuneBudget : null, retryCommand: run.retryCommand('{lr}', false), resumeCommand: run.retryCommand('{lr}', true),
+    runDir: run.runDir, config, settings: pageSettings(run.values), batchesPerEpoch: loader.batchesPerEpoch,
+    retryCommand: run.retryCommand('{lr}', false), resumeCommand: run.retryCommand('{lr}', true),
     images: run.report.count, skipped: run.report.skipped.length, resume: run.checkpoint !== null, checkpointFile: files.checkpointFile,
     heldOut: loader.heldOut.length, bestSwd: Number.isFinite(files.bestSwd()) ? files.bestSwd() : null,
   };
@@ -128,9 +130,8 @@ async function main(argv: string[]): Promise<number> {
   if (!chromium || !existsSync(chromium)) {
     throw new Error(`no Chromium at ${flags.chromium ?? process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'}: install chromium, or give --chromium PATH or CHROMIUM_PATH`);
   }
-  if (flags['init-from']) {
-    throw new Error('--init-from is for npm run train: start the run there (--max-iters 1 is enough), then continue it here with --resume RUN');
-  }
+  // the flags whose work a page cannot do (src/train/run-settings.ts says which, and why)
+  for (const s of RUN_SETTINGS as readonly Setting[]) if (flags[s.flag] !== undefined && typeof s.page === 'object' && 'refused' in s.page) throw new Error(s.page.refused);
   const plan = planRun(flags, USAGE, 'train:chrome');
   // Chromium runs on this machine's GPU (or a software driver): its limits are the Node adapter's
   checkFits(plan.config, await adapterLimits(), "this machine's adapter");

@@ -16,7 +16,7 @@ import { defaultCacheDir } from '../data/index.ts';
 import { kernelsDispatched } from '../../gpu/kernel.ts';
 import { commandLine } from './args.ts';
 import { runMain } from './main.ts';
-import { checkFits, parseTrainFlags, planRun, prepareRun, RESUME_USAGE, TRAIN_FLAGS_USAGE } from './run-setup.ts';
+import { checkFits, parseTrainFlags, planRun, prepareRun, RESUME_USAGE, TRAIN_FLAGS_HELP, TRAIN_FLAGS_USAGE } from './run-setup.ts';
 import { RunFiles, TerminalProgress, reportOutcome } from './run-files.ts';
 import { SwdEvaluator } from '../../train/swd.ts';
 import { StopSignals } from './stop-signals.ts';
@@ -24,7 +24,8 @@ import { StopSignals } from './stop-signals.ts';
 const USAGE = `usage: ${commandLine('train')} ${TRAIN_FLAGS_USAGE}
    or: ${commandLine('train')} --init-from FILE|RUN ...the flags above   (a new run from G's, or G's and D's, weights:
        a checkpoint or a PyTorch state_dict in safetensors; their shapes give --image-size, --nz, --ngf, --ndf)
-   or: ${commandLine('train')} ${RESUME_USAGE}`;
+   or: ${commandLine('train')} ${RESUME_USAGE}
+${TRAIN_FLAGS_HELP}`;
 
 async function main(argv: string[]): Promise<number> {
   const flags = parseTrainFlags(argv, USAGE);
