@@ -9,7 +9,7 @@
 //   peer       the same iteration in TF.js's WebGPU backend (bench/peer-tfjs.ts), and ours/TF.js
 //   metrics    what training adds around the step: the moving average of G (--ema: one moving_average
 //              dispatch over G's parameters, every G step) and the trainer's SWD of each epoch
-//              (src/train/swd.ts, --swd-images drawn against as many photos, here synthetic images)
+//              (src/metrics/swd.ts, --swd-images drawn against as many photos, here synthetic images)
 import * as conv from '../src/kernels/conv.ts';
 import { gpu, sync, type GpuCounters } from '../src/gpu/context.ts';
 import { byKernel, profiler } from '../src/gpu/profiler.ts';
@@ -20,7 +20,7 @@ import { convLayerShapes, convPassShapes, type ConvLayerShape } from '../src/mod
 import { Discriminator, Generator, seedStream, type DcganConfig } from '../src/model/dcgan.ts';
 import { GanTraining, stepConvMacs } from '../src/train/gan.ts';
 import { movingAverageInto } from '../src/kernels/elementwise.ts';
-import { slicedWassersteinDistanceGpu } from '../src/train/swd.ts';
+import { slicedWassersteinDistanceGpu } from '../src/metrics/swd.ts';
 import { isValidPlan } from '../src/kernels/conv-tune.ts';
 import { tuneConvPlans, type TuneMode, type TuneOutcome, type TuningStore } from '../src/train/tune.ts';
 import type { AdapterDescription } from '../src/gpu/device.ts';

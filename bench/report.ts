@@ -91,7 +91,7 @@ export function formatReport(r: BenchResult): string {
       ['measure', 'size', 'ms', 'rate', '% copy'],
       [
         ['moving_average (src/train/ema.ts), one dispatch', `${m.parameters} parameters`, fixed(m.ms, 3), `${fixed(m.gbps, 2)} GB/s`, percent(m.ofCopy)],
-        ['SWD (src/train/swd.ts), wall time', `${swd.images} vs ${swd.images}, ${swd.size} px`, fixed(1000 * swd.seconds, 0), `${fixed(swd.images / swd.seconds, 1)} images/s`, '–'],
+        ['SWD (src/metrics/swd.ts), wall time', `${swd.images} vs ${swd.images}, ${swd.size} px`, fixed(1000 * swd.seconds, 0), `${fixed(swd.images / swd.seconds, 1)} images/s`, '–'],
       ],
     ));
   }

@@ -1,8 +1,8 @@
-// The fixed-pattern share (src/reference/fixed-pattern.ts): 1 for identical textures, about 1/N for
+// The fixed-pattern share (src/metrics/fixed-pattern.ts): 1 for identical textures, about 1/N for
 // textures with nothing in common, 0 without any texture, and in between for a shared lattice under
 // images of their own.
 import { describe, expect, it } from 'vitest';
-import { fixedPatternShare, highPassResidual } from '../src/reference/fixed-pattern.ts';
+import { fixedPatternShare, highPassResidual } from '../src/metrics/fixed-pattern.ts';
 import { rng } from './support/check.ts';
 
 const size = 16;

@@ -10,7 +10,7 @@ import { importsOf, sourceFiles } from './support/sources.ts';
  * package's platform-neutral entry, src/index.ts, sits above everything both hosts share and below the
  * Node host (whose own entry is src/node/index.ts).
  */
-const LAYERS = ['src/util', 'src/gpu', 'src/kernels', 'src/autograd', 'src/reference', 'src/model', 'src/optim', 'src/train', 'src/index.ts', 'src/node'];
+const LAYERS = ['src/util', 'src/gpu', 'src/kernels', 'src/autograd', 'src/reference', 'src/model', 'src/optim', 'src/train', 'src/metrics', 'src/index.ts', 'src/node'];
 
 /** file → the src/ files it imports (relative imports of TypeScript modules; shaders and packages are leaves). */
 function importGraph(): Map<string, string[]> {

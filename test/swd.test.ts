@@ -1,5 +1,5 @@
 // The sliced Wasserstein distance: properties of the float64 reference (src/reference/swd.ts) on real dog
-// photos, its pyramid on known inputs, and the trainer's metric (src/train/swd.ts) against the reference.
+// photos, its pyramid on known inputs, and the trainer's metric (src/metrics/swd.ts) against the reference.
 // Small sets (64 photos of 32 px per set) keep the float64 loops to seconds.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeSquare } from '../src/node/data/decode.ts';
 import { hwcBytesToNchwFloats } from '../src/train/data/loader.ts';
 import { laplacianPyramid, slicedWassersteinDistance, swdResolutions } from '../src/reference/swd.ts';
-import { RadixSorter, slicedWassersteinDistanceGpu } from '../src/train/swd.ts';
+import { RadixSorter, slicedWassersteinDistanceGpu } from '../src/metrics/swd.ts';
 import { GanTraining, type TrainingConfig } from '../src/train/gan.ts';
 import { runTraining } from '../src/train/loop.ts';
 import { mulberry32 } from '../src/util/seeds.ts';

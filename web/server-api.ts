@@ -4,7 +4,7 @@
 import { hwcBytesToNchwFloats } from '../src/train/data/loader.ts';
 import type { RgbaImage } from '../src/train/images.ts';
 import { API, type PageEvent, type RunDescription } from '../src/train/protocol.ts';
-import { SwdEvaluator } from '../src/train/swd.ts';
+import { SwdEvaluator } from '../src/metrics/swd.ts';
 import type { DataSource, RunStore } from './session.ts';
 
 async function ok(response: Response, what: string): Promise<Response> {

@@ -14,7 +14,7 @@ export type SessionState = 'idle' | 'running' | 'paused' | 'stopping' | 'finishe
 export interface DataSource {
   batchesPerEpoch: number;
   batch(epoch: number, index: number, target: Float32Array): Promise<Float32Array>;
-  /** SWD x 1e3 of what `draw` makes against held-out photos (src/train/swd.ts), at each epoch's end; absent: none held out */
+  /** SWD x 1e3 of what `draw` makes against held-out photos (src/metrics/swd.ts), at each epoch's end; absent: none held out */
   evaluate?(draw: (noise: Tensor) => Promise<Float32Array>, nz: number): Promise<Evaluation>;
 }
 

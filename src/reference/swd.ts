@@ -1,6 +1,6 @@
 // CPU reference of the sliced Wasserstein distance between two sets of images, as Karras et al. 2018
 // ("Progressive growing of GANs", §5 and their metrics/sliced_wasserstein.py) define it, in float64 loops:
-// the specification that the trainer's metric (src/train/swd.ts) is tested against.
+// the specification that the trainer's metric (src/metrics/swd.ts) is tested against.
 //
 //   1. Laplacian pyramid of each image, from its resolution down to 16 px (one level per octave):
 //        g₀ = image,  g_{k+1} = down(g_k) = blur(g_k)[::2, ::2],  L_k = g_k − up(g_{k+1}),  the last level L = g_last,

@@ -66,7 +66,7 @@ export interface TrainingHost {
    */
   saveCheckpoint(bytes: Uint8Array, position: TrainingPosition, keepAs?: string, best?: boolean): Promise<void>;
   /**
-   * The sample quality of the current state, at each epoch's end (src/train/swd.ts); absent or null: none
+   * The sample quality of the current state, at each epoch's end (src/metrics/swd.ts); absent or null: none
    * (no photos held out). `best` marks the checkpoint of the epoch with the lowest SWD (`best` of saveCheckpoint).
    */
   evaluate?(): Promise<Evaluation | null>;

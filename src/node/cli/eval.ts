@@ -1,5 +1,5 @@
 // npm run eval -- --checkpoint FILE|RUN [--data DIR|--data-cache FILE] [--holdout N] [--weights ema|plain] [--bn train|eval] [--kernel-set fast|simple]
-// The sample quality of a checkpoint: SWD x 1e3 (src/train/swd.ts) of images its generator draws against the
+// The sample quality of a checkpoint: SWD x 1e3 (src/metrics/swd.ts) of images its generator draws against the
 // photos its run held out of training, the number the trainer logs at each epoch's end. The photos, the filter
 // and the held-out count come from RUN/run.json; --data / --data-cache point at them where they moved. The images
 // are drawn as the trainer draws them: by the moving average when the checkpoint keeps one, and run.json's --bn.
@@ -11,7 +11,7 @@ import { Generator, seedStream } from '../../model/dcgan.ts';
 import { decodeCheckpoint, hasAverage, loadModel } from '../../train/checkpoint.ts';
 import { BATCHNORM_MODES, DEFAULT_SAMPLING, SAMPLE_WEIGHTS, parseChoice, sampleImages } from '../../train/gan.ts';
 import { heldOutSplit } from '../../train/data/loader.ts';
-import { SwdEvaluator } from '../../train/swd.ts';
+import { SwdEvaluator } from '../../metrics/swd.ts';
 import { parseKernelSet, useKernelSet } from '../../kernels/kernel-set.ts';
 import { commandLine, numberFlag, parseFlags } from './args.ts';
 import { runMain } from './main.ts';

@@ -68,7 +68,7 @@ interface RunSettings {
   /** the kernel versions (src/kernels/kernel-set.ts): they change speed, not results beyond float rounding */
   kernelSet: KernelSet;
   /**
-   * photos never trained on, for the SWD at each epoch's end (src/train/swd.ts); chosen by heldOutSplit
+   * photos never trained on, for the SWD at each epoch's end (src/metrics/swd.ts); chosen by heldOutSplit
    * (src/train/data/loader.ts). Undefined until prepareRun counts the photos (--holdout, else defaultHoldout);
    * a run.json without it is a run from before holdouts: 0.
    */

@@ -18,7 +18,7 @@ import { commandLine } from './args.ts';
 import { runMain } from './main.ts';
 import { checkFits, parseTrainFlags, planRun, prepareRun, RESUME_USAGE, TRAIN_FLAGS_HELP, TRAIN_FLAGS_USAGE } from './run-setup.ts';
 import { RunFiles, TerminalProgress, reportOutcome } from './run-files.ts';
-import { SwdEvaluator } from '../../train/swd.ts';
+import { SwdEvaluator } from '../../metrics/swd.ts';
 import { StopSignals } from './stop-signals.ts';
 
 const USAGE = `usage: ${commandLine('train')} ${TRAIN_FLAGS_USAGE}

@@ -1,7 +1,7 @@
 // npm run tune-lr -- --data DIR [--lrs 1e-4,2e-4,5e-4] [--iters N] [model and data flags of train]
 // A learning-rate search that is not by hand: one short run per learning rate, all from the same seed (the
 // same initial weights, batches and noise), each scored by SWD x 1e3 against the held-out photos (the
-// trainer's --holdout, src/train/swd.ts) and watched by the divergence guard (src/train/guard.ts), which names
+// trainer's --holdout, src/metrics/swd.ts) and watched by the divergence guard (src/train/guard.ts), which names
 // the runs that collapse. Prints the ranking and the command that trains with the winner. Nothing is written
 // but the image cache.
 import path from 'node:path';
@@ -12,7 +12,7 @@ import { BatchLoader } from '../../train/data/loader.ts';
 import { DEFAULT_G_UPSAMPLE, GanTraining, type TrainingConfig } from '../../train/gan.ts';
 import { runTraining } from '../../train/loop.ts';
 import { DivergenceError } from '../../train/guard.ts';
-import { SwdEvaluator } from '../../train/swd.ts';
+import { SwdEvaluator } from '../../metrics/swd.ts';
 import { stridedLayers, DEFAULT_CONFIG, parseGeneratorUpsample } from '../../model/dcgan.ts';
 import { commandLine, numberFlag, parseFlags } from './args.ts';
 import { runMain } from './main.ts';

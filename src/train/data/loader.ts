@@ -5,7 +5,7 @@
 // (seed, e) alone, so batch (e, i) is the same images whether the run started at epoch 0 or was
 // resumed from a checkpoint at (e, i). `batch(epoch, index)` is the primitive; the iterator is
 // sugar over it.
-// Held-out photos (`holdout`, for the trainer's SWD, src/train/swd.ts) are never served: heldOutSplit picks
+// Held-out photos (`holdout`, for the trainer's SWD, src/metrics/swd.ts) are never served: heldOutSplit picks
 // them from the image count alone (a fixed seed, not the run's), so every run on the same photos holds out
 // the same ones and their SWDs compare; the shuffle runs over the rest. With holdout 0 the order is the
 // shuffle of all images, as before holdouts existed (runs started then resume unchanged).

@@ -16,8 +16,8 @@ import { Tensor } from '../gpu/tensor.ts';
 import { conv2dForward } from '../kernels/conv.ts';
 import { randomNormal } from '../kernels/random.ts';
 import { mixSeeds } from '../util/seeds.ts';
-import { hwcBytesToNchwFloats } from './data/loader.ts';
-import type { Evaluation } from './loop.ts';
+import { hwcBytesToNchwFloats } from '../train/data/loader.ts';
+import type { Evaluation } from '../train/loop.ts';
 import {
   laplacianPyramid, patchCentres, swdResolutions, unitDirections,
   SWD_DESCRIPTOR_LENGTH, SWD_DIRECTIONS, SWD_PATCH_SIZE, SWD_PATCHES_PER_IMAGE, type SwdResult,
