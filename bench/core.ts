@@ -17,7 +17,7 @@ import { kernelSet, useKernelSet, type KernelSet } from '../src/kernels/kernel-s
 import { sizeOf, tidy, type Tensor } from '../src/gpu/tensor.ts';
 import { randomNormal } from '../src/kernels/random.ts';
 import { convLayerShapes, convPassShapes, type ConvLayerShape } from '../src/model/conv-layers.ts';
-import { Discriminator, Generator, seedStream, type DcganConfig } from '../src/model/dcgan.ts';
+import { Generator, seedStream, type DcganConfig } from '../src/model/dcgan.ts';
 import { GanTraining, stepConvMacs } from '../src/train/gan.ts';
 import { movingAverageInto } from '../src/kernels/elementwise.ts';
 import { slicedWassersteinDistanceGpu } from '../src/metrics/swd.ts';
@@ -194,18 +194,6 @@ export interface BenchResult {
 
 const modelConfig = (o: BenchOptions): DcganConfig => ({ imageSize: o.imageSize, nz: o.nz, ngf: o.ngf, ndf: o.ndf, nc: 3 });
 
-/** The conv layers of G and D at a batch size (src/model/conv-layers.ts), from a throwaway model of the config. */
-function layersOf(config: DcganConfig, batch: number): ConvLayerShape[] {
-  const seeds = seedStream(1);
-  const generator = new Generator(config, seeds), discriminator = new Discriminator(config, seeds);
-  try {
-    return convLayerShapes(generator, discriminator, config, batch);
-  } finally {
-    generator.dispose();
-    discriminator.dispose();
-  }
-}
-
 /** The versions src/kernels/conv.ts can be forced to use (its `variant` argument); 'auto' picks one per shape. */
 export const CONV_VARIANTS: conv.ConvVariant[] = ['simple', 'fast'];
 
@@ -245,7 +233,7 @@ async function kernelsOf(record: () => void): Promise<string> {
 
 async function benchLayers(o: BenchOptions, batch: number, ceilings: Ceilings | null, log: (s: string) => void): Promise<LayerResult[]> {
   const results: LayerResult[] = [];
-  const all = layersOf(modelConfig(o), batch);
+  const all = convLayerShapes(modelConfig(o), batch);
   const ids = all.map((l) => l.name.split(' ')[0]);  // "G.main.3 ConvT 512→256 4→8" → "G.main.3"
   const unknown = o.layers.filter((id) => !ids.includes(id));
   if (unknown.length) throw new Error(`--layers: no conv layer ${unknown.join(', ')} in this model (choose from ${ids.join(', ')})`);
@@ -295,7 +283,7 @@ const PASS_NAMES: Pass[] = ['forward', 'input grad', 'weight grad'];
  */
 async function benchTunedPasses(o: BenchOptions, batch: number, log: (s: string) => void): Promise<TunedPassResult[]> {
   const results: TunedPassResult[] = [];
-  const chosen = layersOf(modelConfig(o), batch).filter((l) => !o.layers.length || o.layers.includes(l.name.split(' ')[0]));
+  const chosen = convLayerShapes(modelConfig(o), batch).filter((l) => !o.layers.length || o.layers.includes(l.name.split(' ')[0]));
   for (const l of chosen) {
     const x = randomNormal(l.x, 0, 1, 11), w = randomNormal(l.w, 0, 0.02, 12), dy = randomNormal(l.y, 0, 1, 13);
     // conv geometry: a transposed conv's output is the conv's input (src/model/conv-layers.ts)
@@ -407,7 +395,7 @@ async function benchIteration(o: BenchOptions, batch: number, log: (s: string) =
     batch, msPerIter: t.wallMs, imagesPerSecond: batch / (t.wallMs / 1000), gpuMsPerIter: t.gpuMs,
     dispatchesPerIter: t.dispatches, topKernels, bytesAllocated, perStep, recordMs, recordMinMs: recordTimes[0], recordSamples: recordTimes.length,
     pipelinedMsPerIter: pipelined.ms, sequentialMsPerIter: pipelined.sequentialMs, pipelinedPerStep: pipelined.perStep,
-    convGflopPerIter: (2 * stepConvMacs(layersOf(modelConfig(o), batch))) / 1e9,
+    convGflopPerIter: (2 * stepConvMacs(convLayerShapes(modelConfig(o), batch))) / 1e9,
   };
   log(`  batch ${batch} iteration: ${t.wallMs.toFixed(1)} ms/iter, pipelined ${pipelined.ms.toFixed(1)} vs ${pipelined.sequentialMs.toFixed(1)} ms/iter, ${result.imagesPerSecond.toFixed(1)} images/s`);
   return result;
@@ -505,7 +493,7 @@ export async function runBench(options: BenchOptions, adapter: string, environme
     if (tune !== 'off' && (has('conv') || has('iteration'))) {
       log(`tuning the conv plans, batch ${batch} (--tune ${tune})…`);
       const config = modelConfig(o);
-      const passes = layersOf(config, batch).flatMap(convPassShapes);
+      const passes = convLayerShapes(config, batch).flatMap(convPassShapes);
       const adapterInfo = tuning?.adapter ?? { vendor: adapter, architecture: '', device: '', description: '', software: false };
       const outcome = await tuneConvPlans(passes, { mode: tune, adapter: adapterInfo, store: tuning?.store ?? null, log, budgetSeconds: o.tuneBudget });
       log(`  ${outcome.summary}`);

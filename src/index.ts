@@ -20,6 +20,7 @@ export { useKernelSet, kernelSet, parseKernelSet, type KernelSet } from './kerne
 export { randomNormal } from './kernels/random.ts';
 export { fill } from './kernels/elementwise.ts';
 export type { ConvOptions } from './kernels/conv-shapes.ts';
+export { startTrace, stopTrace, formatTrace, traced, type TraceEntry } from './gpu/trace.ts';
 
 // ---- differentiable ops and the tape
 export { backward, noGrad, record } from './autograd/tape.ts';

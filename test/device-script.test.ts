@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPrebuiltCache } from '../src/node/data/index.ts';
-import { planRun } from '../src/node/cli/run-setup.ts';
+import { planRun } from '../src/node/cli/run-plan.ts';
 import { ROOT } from './support/sources.ts';
 import { writeSyntheticPhotos } from './support/photos.ts';
 

@@ -9,6 +9,10 @@
 //   target is relative to the file it is in, as GitHub reads it. Either exists, or is an output git ignores
 //   (bench/last-run.json). `file:LINE` and `file:FIRST-LAST` point at lines the file has.
 // - README's layout block names every folder of src/ and every top-level folder.
+// - A code name in backticks in README.md, docs/ or models/README.md (camelCase, snake_case or a call,
+//   `planFor`, `batchnorm_forward`, `tidy()`) is a name the code has: a renamed function leaves no stale
+//   mention (bench/RESULTS.md is a record of its day and keeps the names of then).
+// - A comment in the code that names a repository file (src/..., shaders/..., scripts/...) names one that exists.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -102,6 +106,15 @@ function mentionedPaths(doc: string): { where: string; file: string; lines?: [nu
   return found;
 }
 
+/** Every identifier of the code (comments left out), for the docs' names to be found in. */
+function codeNames(): Set<string> {
+  const files = sourceFiles(['src', 'web', 'bench', 'test', 'scripts', 'shaders', 'bin'], ['.ts', '.mjs', '.wgsl', '.py', '.sh', '.html']);
+  return new Set(files.flatMap((f) => read(f).replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, '').match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []));
+}
+
+/** Names from outside this repository that the docs mention in backticks. */
+const OUTSIDE_NAMES = new Set(['DistributedSampler']);
+
 describe('docs', () => {
   it('every code excerpt appears in the files its heading names', () => {
     const stale: string[] = [];
@@ -139,5 +152,26 @@ describe('docs', () => {
       ...TOP.filter((name) => !name.startsWith('.') && name !== 'src' && statSync(path.join(ROOT, name)).isDirectory()),
     ];
     expect(folders.filter((folder) => !named.has(folder))).toEqual([]);
+  });
+
+  it('every code name the docs put in backticks is one the code has', () => {
+    const names = codeNames();
+    const stale = ['README.md', ...sourceFiles(['docs'], ['.md']), 'models/README.md'].flatMap((doc) => read(doc).split('\n').flatMap((text, i) =>
+      [...text.matchAll(/`([A-Za-z_][A-Za-z0-9_]*)(\(\))?`/g)]
+        .filter(([, name, call]) => (call || /[a-z][A-Z]|_/.test(name)) && !names.has(name) && !OUTSIDE_NAMES.has(name))
+        .map(([, name]) => `${doc}:${i + 1}: ${name}`)));
+    expect(stale).toEqual([]);
+  });
+
+  it('every repository file a code comment names exists', () => {
+    const code = sourceFiles(['src', 'web', 'bench', 'test', 'scripts', 'shaders', 'bin'], ['.ts', '.mjs', '.wgsl']);
+    const missing = code.flatMap((file) => read(file).split('\n').flatMap((text, i) => {
+      const comment = /\/\/.*$|^\s*\*.*$/.exec(text)?.[0] ?? '';
+      return [...comment.matchAll(/(?<![\w./-])((?:src|shaders|test|bench|web|docs|scripts)\/[\w./-]*\w)/g)]
+        .map((m) => m[1])
+        .filter((p) => !p.includes('*') && pathProblem(p) !== null && pathProblem(`shaders/${p}`) !== null)
+        .map((p) => `${file}:${i + 1}: ${p}`);
+    }));
+    expect(missing).toEqual([]);
   });
 });

@@ -16,10 +16,10 @@ for (const [family, cases] of Object.entries(allOpCases)) {
 }
 
 // The fast versions of a kernel (shaders/fast/) are only trusted if the cases above ran each of them against
-// the reference: after the conv cases, every @compute entry point of shaders/fast/ has been dispatched, with
-// each tile size of the tiled GEMMs.
-describe('conv fast versions', () => {
-  it('the conv cases dispatched every kernel of shaders/fast/', () => {
+// the reference: after the conv and batchnorm cases, every @compute entry point of shaders/fast/ has been
+// dispatched, with each tile size of the tiled GEMMs.
+describe('fast versions', () => {
+  it('the op cases dispatched every kernel of shaders/fast/', () => {
     const dispatched = kernelsDispatched();
     const dir = path.join(import.meta.dirname, '..', 'shaders', 'fast');
     const missing: string[] = [];

@@ -25,7 +25,7 @@ const PAGE_ROWS = ROWS.filter((s) => s.page === 'page');
 const FRESH: Record<string, string | true> = {
   'image-size': '16', ngf: '4', ndf: '6', nz: '8', 'g-upsample': 'transposed', 'batch-size': '4', lr: '0.0003', beta1: '0.4',
   seed: '5', ema: '0.9', epochs: '3', 'max-iters': '2', 'sample-every': '1', patience: '7', 'checkpoint-every': '5',
-  'keep-epochs': true, 'kernel-set': 'simple', tune: 'off', 'tune-budget': '9', bn: 'eval',
+  'keep-epochs': true, 'kernel-set': 'simple', tune: 'off', 'tune-budget': '9', bn: 'eval', 'trace-kernels': true,
 };
 /** On --resume: another value for every row that may change, or that is this start's only. */
 const RESUMED: Record<string, string | true> = {
@@ -78,11 +78,15 @@ describe('the settings table and train:chrome', () => {
     const fresh = await trainChrome([...node, ...asArgs(FRESH)]);
     expect(fresh.code, fresh.stderr).toBe(0);
     expect(appliedByPage(out)).toEqual([parsed(FRESH)]);
+    // --trace-kernels: the page traced its first step, and train:chrome kept the trace
+    expect(readFileSync(path.join(out, 'kernel-trace.txt'), 'utf8')).toMatch(/^kernel trace of iteration 1 \(16x16, ngf 4, ndf 6, batch 4, G transposed, the simple kernel set\)/);
 
     const resumed = await trainChrome(['--resume', out, ...asArgs(RESUMED)]);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(/resuming .* with --lr 0.0003 → 0.0001, --beta1 0.4 → 0.3/);
-    expect(appliedByPage(out)[1]).toEqual({ ...parsed(FRESH), ...parsed(RESUMED) });
+    // a choice of the first start only (a switch not given again) is back at its default
+    const notGivenAgain = Object.fromEntries(PAGE_ROWS.filter((s) => s.kept === 'invocation' && !(s.flag in RESUMED)).map((s) => [s.flag, s.default]));
+    expect(appliedByPage(out)[1]).toEqual({ ...parsed(FRESH), ...notGivenAgain, ...parsed(RESUMED) });
 
     for (const s of ROWS.filter((r) => typeof r.page === 'object' && 'refused' in r.page)) {
       const refused = await trainChrome([...node, `--${s.flag}`, out]);

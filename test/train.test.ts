@@ -264,7 +264,7 @@ describe('--kernel-set', () => {
   it('simple and fast kernels train the same losses, and the simple run dispatches no fast kernel', async () => {
     const runs = { simple: path.join(tmp, 'set-simple'), fast: path.join(tmp, 'set-fast') };
     for (const [set, out] of Object.entries(runs)) {
-      const r = await cli('train', ['--data', photos, '--out', out, '--epochs', '1', '--max-iters', '3', '--kernel-set', set, '--holdout', '0', ...TINY]);
+      const r = await cli('train', ['--data', photos, '--out', out, '--epochs', '1', '--max-iters', '3', '--kernel-set', set, '--holdout', '0', '--trace-kernels', ...TINY]);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toContain(`training with the ${set} kernels`);
       expect(logEvent(out, 'start').kernelSet).toBe(set);
@@ -282,6 +282,27 @@ describe('--kernel-set', () => {
     const used = (out: string) => logEvent(out, 'kernels').dispatched as string[];
     expect(used(runs.simple).filter((name) => name.startsWith('shaders/fast/'))).toEqual([]);
     expect(used(runs.simple)).toContain('shaders/conv2d.wgsl:conv2d_backward_weight');
+    // the readable batchnorm, and the activations after it as kernels of their own (nothing fused)
+    for (const name of ['batchnorm.wgsl:batchnorm_forward', 'batchnorm.wgsl:batchnorm_backward', 'activations.wgsl:relu_forward',
+      'activations.wgsl:leaky_relu_backward']) expect(used(runs.simple)).toContain(`shaders/${name}`);
+    expect(used(runs.fast)).toContain('shaders/fast/batchnorm.wgsl:batchnorm_channel_forward');
+    expect(used(runs.fast)).not.toContain('shaders/activations.wgsl:relu_forward');
+    // --trace-kernels: the first step's kernels by scope, in RUN/kernel-trace.txt (and on stdout)
+    const trace = (out: string) => readFileSync(path.join(out, 'kernel-trace.txt'), 'utf8');
+    const traced = (out: string) => [...trace(out).matchAll(/→ (\S+(?: [A-Z_]+=\d+)*)  \[\d+x\d+x\d+\]/g)].map((m) => m[1]);
+    for (const out of Object.values(runs)) {
+      expect(trace(out)).toMatch(/^kernel trace of iteration 1 /);
+      expect(traced(out).length).toBeGreaterThan(50);
+      for (const name of traced(out)) expect(used(out)).toContain(name);  // every traced kernel ran
+      for (const scope of ['D step', 'G step', 'G(noise), for both steps', 'main.0 ConvTranspose2d', 'backward', 'Adam']) {
+        expect(trace(out)).toContain(scope);
+      }
+    }
+    expect(traced(runs.simple).filter((name) => name.startsWith('shaders/fast/'))).toEqual([]);
+    expect(trace(runs.simple)).not.toContain('(fused)');
+    expect(trace(runs.simple)).toMatch(/main\.\d+ BatchNorm2d\n\s+→ shaders\/batchnorm\.wgsl:batchnorm_forward/);
+    expect(trace(runs.simple)).toMatch(/plan simple \(the simple kernel set\)/);
+    expect(trace(runs.fast)).toMatch(/main\.\d+\+\d+ BatchNorm2d \+ LeakyReLU \(fused\)\n\s+→ shaders\/fast\/batchnorm\.wgsl:/);
     expect(used(runs.fast).some((name) => name.startsWith('shaders/fast/'))).toBe(true);
   });
 

@@ -107,6 +107,10 @@ const session = new Session({
     if (serverMode) void sendEvent({ type: 'eval', epoch, evaluation, best });
   },
   onSamples: (name, grid) => showSamples(name, grid),
+  onKernelTrace: (trace) => {
+    console.log(trace); // ?trace-kernels on the plain page: the browser's console has it
+    if (serverMode) void sendEvent({ type: 'kernel-trace', trace });
+  },
   onHold: (held) => {
     dash.held = held;
     if (held) setStatus(`paused at iteration ${dash.iteration}`);
@@ -245,6 +249,7 @@ function appliedSettings(training: GanTraining, settings: RunSettings, tune: Tun
     epochs: settings.epochs, 'max-iters': Number.isFinite(settings.maxIters) ? settings.maxIters : null, 'sample-every': settings.sampleEvery,
     patience: settings.patience, 'checkpoint-every': (settings.checkpointEveryMs ?? 0) / 60_000, 'keep-epochs': settings.keepEpochs ?? false,
     'kernel-set': kernelSet(), tune, 'tune-budget': Number.isFinite(tuneBudgetSeconds) ? tuneBudgetSeconds : 0, bn: training.sampling.bn,
+    'trace-kernels': settings.traceKernels ?? false,
   };
 }
 
@@ -270,9 +275,9 @@ async function start(): Promise<void> {
           epochs: given!.epochs!, maxIters: given!['max-iters'] ?? Infinity, sampleEvery: given!['sample-every']!, patience: given!.patience!,
           checkpointEveryMs: given!['checkpoint-every']! * 60_000, keepEpochs: given!['keep-epochs'],
           retryCommand: (lr, resumable) => (resumable ? run!.resumeCommand : run!.retryCommand).replace('{lr}', String(lr)),
-          bestSwd: run!.bestSwd ?? undefined,
+          bestSwd: run!.bestSwd ?? undefined, traceKernels: given!['trace-kernels'],
         }
-      : settingsFromForm();
+      : { ...settingsFromForm(), traceKernels: params.has('trace-kernels') };
     const mode = parseTuneMode(serverMode ? given!.tune : params.get('tune') ?? 'auto', 'the tune query parameter');
     const budgetSeconds = Number(serverMode ? given!['tune-budget'] : params.get('tune-budget') ?? DEFAULT_TUNE_BUDGET_S) || Infinity;
     if (serverMode) {

@@ -31,6 +31,8 @@ export interface RunSettings {
   retryCommand?: (lr: number, resumable: boolean) => string;
   /** the run's lowest SWD so far (a resume) */
   bestSwd?: number;
+  /** trace the kernels of this start's first step (SessionEvents.onKernelTrace gets it) */
+  traceKernels?: boolean;
 }
 
 export interface SessionEvents {
@@ -40,6 +42,8 @@ export interface SessionEvents {
   onEpochEnd?(epoch: number): void;
   onEvaluation?(epoch: number, evaluation: Evaluation, best: boolean): void;
   onSamples?(name: string, grid: RgbaImage): void;
+  /** the kernel trace of the first step, when RunSettings.traceKernels asked for one */
+  onKernelTrace?(trace: string): void;
   /** true while the loop waits at the pause gate (the step in flight when Pause was pressed has ended) */
   onHold?(held: boolean): void;
 }
@@ -114,6 +118,7 @@ export class Session {
           onEpochEnd: (epoch) => this.events.onEpochEnd?.(epoch),
           evaluate: data.evaluate && (async () => data.evaluate!((noise) => training.sample(noise), training.config.model.nz)),
           onEvaluation: (...a) => this.events.onEvaluation?.(...a),
+          onKernelTrace: (trace) => this.events.onKernelTrace?.(trace),
         },
         { ...settings, batchesPerEpoch: data.batchesPerEpoch, position: this.position },
       );

@@ -5,7 +5,7 @@
 // lanczos3) into the uint8 cache, then every size×size tile re-encoded as a JPEG (4:4:4, no chroma
 // subsampling: at 64 px halving the colour resolution shows). The 64 px cache of the 10,000 dogs is
 // 123 MB, over what may travel beside Node and Dawn; the JPEGs are a fraction of it. On the device,
-// scripts/device/unpack-photos.py decodes them with Pillow back into the same cache format.
+// `scripts/device/device.py unpack-photos` decodes them with Pillow back into the same cache format.
 //
 // The pack: one line of JSON (format, imageSize, count, quality, lengths of the JPEGs in order), a newline,
 // then the JPEGs back to back. Printed at the end: the pack's size and the JPEG round trip's error

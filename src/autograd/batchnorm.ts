@@ -7,7 +7,7 @@ interface BatchNorm2dOptions {
   training: boolean;
   eps?: number;
   momentum?: number;
-  /** a ReLU (0) or LeakyReLU (its slope) applied to the output in the same kernels; absent: none */
+  /** a ReLU (0) or LeakyReLU (its slope) applied to the output in the same kernels (the fast ones only); absent: none */
   reluSlope?: number;
 }
 
@@ -17,6 +17,7 @@ interface BatchNorm2dOptions {
  * training: batch statistics (runningMean/runningVar are updated in place), and the gradient flows
  *   through them: dx = gamma·invStd/m · (m·dy − Σdy − xhat·Σdy·xhat), dgamma = Σ dy·xhat, dbeta = Σ dy.
  * eval: running statistics, constants for the gradient: dx = gamma·invStd·dy.
+ * Either way the forward's statistics (mean, invStd) are kept for the backward.
  */
 export function batchNorm2d(
   x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor, options: BatchNorm2dOptions,
@@ -24,16 +25,12 @@ export function batchNorm2d(
   const eps = options.eps ?? bn.BATCHNORM_DEFAULTS.eps;
   const momentum = options.momentum ?? bn.BATCHNORM_DEFAULTS.momentum;
   const slope = options.reluSlope ?? 1;
-  if (!options.training) {
-    const y = bn.batchNormEvalForward(x, gamma, beta, runningMean, runningVar, eps, slope);
-    return record(y, [x, gamma, beta], (dy) => {
-      const { dx, dgamma, dbeta } = bn.batchNormEvalBackward(x, dy, gamma, runningMean, runningVar, eps, { output: y, slope });
-      return [dx, dgamma, dbeta];
-    });
-  }
-  const { y, mean, invStd } = bn.batchNormTrainForward(x, gamma, beta, runningMean, runningVar, { eps, momentum }, slope);
+  const { y, mean, invStd } = options.training
+    ? bn.batchNormTrainForward(x, gamma, beta, runningMean, runningVar, { eps, momentum }, slope)
+    : bn.batchNormEvalForward(x, gamma, beta, runningMean, runningVar, eps, slope);
+  const backward = options.training ? bn.batchNormBackward : bn.batchNormEvalBackward;
   record(y, [x, gamma, beta], (dy) => {
-    const { dx, dgamma, dbeta } = bn.batchNormBackward(x, dy, gamma, mean, invStd, { output: y, slope });
+    const { dx, dgamma, dbeta } = backward(x, dy, gamma, mean, invStd, { output: y, slope });
     return [dx, dgamma, dbeta];
   });
   // the saved statistics live in the caller's tidy scope with the rest of the graph; unneeded, free them now

@@ -4,6 +4,7 @@
 import { gpu } from '../gpu/context.ts';
 import { Tensor, TensorArena, keep, shapeText } from '../gpu/tensor.ts';
 import { accumulate, addScaled, copy, fill } from '../kernels/elementwise.ts';
+import { currentScope, traced, within } from '../gpu/trace.ts';
 
 /**
  * Given dL/d(output), return dL/d(input) for each input (null where an input needs no gradient).
@@ -11,7 +12,8 @@ import { accumulate, addScaled, copy, fill } from '../kernels/elementwise.ts';
  */
 type BackwardFn = (gradOutput: Tensor) => (Tensor | null)[];
 
-interface Node { inputs: Tensor[]; backward: BackwardFn }
+/** An op's inputs and backward; `scope`: where it was recorded, when a kernel trace is on (src/gpu/trace.ts). */
+interface Node { inputs: Tensor[]; backward: BackwardFn; scope?: string[] }
 /** The graph: the node of every op output, by tensor (weakly held: a tensor gone to the GC takes its node along). */
 const nodes = new WeakMap<Tensor, Node>();
 
@@ -47,7 +49,7 @@ export function frozen<T>(tensors: Tensor[], fn: () => T): T {
 export function record<T extends Tensor>(output: T, inputs: Tensor[], backward: BackwardFn): T {
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     output.requiresGrad = true;
-    nodes.set(output, { inputs, backward });
+    nodes.set(output, { inputs, backward, scope: currentScope() });
   }
   return output;
 }
@@ -81,7 +83,7 @@ export function backward(root: Tensor, gradient?: Tensor): void {
     else if (t.gradSlot) slotShares.push([t, keep(g === seed ? copy(g) : g)]);
     else accumulateIntoLeaf(t, g === seed ? copy(g) : g);
   }
-  accumulateIntoSlots(slotShares);
+  traced('the parameters\' gradients into their slots', () => accumulateIntoSlots(slotShares));
 }
 
 /** dL/d(root) = 1 for a scalar loss: one tensor per shape, filled once and kept (per device). */
@@ -113,7 +115,7 @@ function topologicalOrder(root: Tensor): Tensor[] {
 
 /** An op's output with gradient g: its closure gives each input's share, added into `grads`; g is then freed if `owned`. */
 function chainRule(node: Node, g: Tensor, grads: Map<Tensor, Tensor>, owned: boolean): void {
-  const inputGrads = node.backward(g);
+  const inputGrads = within(node.scope, 'backward', () => node.backward(g));
   if (owned) g.dispose();
   node.inputs.forEach((input, i) => {
     const gi = inputGrads[i];

@@ -6,6 +6,7 @@
 import { WgslReflect, ResourceType, type FunctionInfo, type TypeInfo } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { computePass, gpu, guarded } from './context.ts';
 import { profiler } from './profiler.ts';
+import { traceDispatch } from './trace.ts';
 import { resolveIncludes } from './wgsl-include.ts';
 import type { BufferRange } from './tensor.ts';
 
@@ -145,6 +146,7 @@ export class Kernel {
     if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
     if (timestampWrites) pass.end();
     dispatched.add(this.name);
+    traceDispatch(this.name, [x, y, z]);
   }
 
   /**

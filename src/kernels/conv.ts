@@ -17,6 +17,7 @@ import { conv2dOutputShape, convTranspose2dOutputShape, type ConvOptions } from 
 import { HALF_ROW_TILES, SKINNY_CHANNELS, TILES, gemmBackwardInput, gemmBackwardWeight, gemmDims, gemmForward, heuristicTiling, skinnyBackwardInput, type GemmTiling, type Tile } from './conv-gemm.ts';
 import { denseBackwardInput, denseBackwardWeight, denseForward, isDense } from './conv-dense.ts';
 import { kernelSet } from './kernel-set.ts';
+import { traced } from '../gpu/trace.ts';
 
 const file = 'shaders/conv2d.wgsl';
 const kernels = {
@@ -146,6 +147,13 @@ function planFor(p: ConvPassShape, variant?: ConvVariant | ConvPlan): ConvPlan {
   return tunedPlans.get(passKey(p)) ?? heuristicPlan(p);
 }
 
+/** A pass's scope in a kernel trace (src/gpu/trace.ts): the pass in conv geometry, its plan and who chose it. */
+function planScope(p: ConvPassShape, plan: ConvPlan, variant?: ConvVariant | ConvPlan): string {
+  const chooser = typeof variant === 'object' ? 'given' : variant ? `the ${variant} variant`
+    : kernelSet() === 'simple' ? 'the simple kernel set' : tunedPlans.has(passKey(p)) ? 'tuned on this adapter' : 'the heuristic';
+  return `conv ${p.pass} pass ${passKey(p).slice(p.pass.length + 1)}: plan ${planText(plan)} (${chooser})`;
+}
+
 const cannot = (p: ConvPassShape, plan: ConvPlan) => new Error(`conv: plan ${planText(plan)} cannot run ${passKey(p)}`);
 
 // ---- the three conv passes, in conv geometry: `input` x [N, C, H, W] → `output` y [N, O, OH, OW] through
@@ -158,13 +166,15 @@ function forwardPass(pass: { input: Tensor; weight: Tensor; bias: Tensor | null;
   const { input: x, weight: w, bias, outputShape: yShape } = pass;
   const p: ConvPassShape = { pass: 'forward', x: x.shape, w: w.shape, y: yShape, ...o, bias: bias !== null };
   const plan = planFor(p, variant);
-  if (plan.kernel === 'gemm') return gemmForward(x, w, bias, yShape, o, plan);
-  if (plan.kernel === 'dense' && denseShape(p)) return denseForward(x, w, yShape);
-  if (plan.kernel !== 'simple') throw cannot(p, plan);
-  const y = Tensor.empty(yShape, 'conv2d output');
-  kernels.forward.dispatch1d({ x, weight: w, bias: bias ?? w, out: y }, geometry(x.shape, w.shape, yShape, o, bias !== null, y.size),
-    y.size, describe(x.shape, w.shape));
-  return y;
+  return traced(() => planScope(p, plan, variant), () => {
+    if (plan.kernel === 'gemm') return gemmForward(x, w, bias, yShape, o, plan);
+    if (plan.kernel === 'dense' && denseShape(p)) return denseForward(x, w, yShape);
+    if (plan.kernel !== 'simple') throw cannot(p, plan);
+    const y = Tensor.empty(yShape, 'conv2d output');
+    kernels.forward.dispatch1d({ x, weight: w, bias: bias ?? w, out: y }, geometry(x.shape, w.shape, yShape, o, bias !== null, y.size),
+      y.size, describe(x.shape, w.shape));
+    return y;
+  });
 }
 
 /** dx = the transposed conv of dy with w (+ bias[c], where this pass is a transposed conv's forward). */
@@ -173,14 +183,16 @@ function inputGradientPass(pass: { outputGradient: Tensor; weight: Tensor; bias:
   const { outputGradient: dy, weight: w, bias, inputShape: xShape } = pass;
   const p: ConvPassShape = { pass: 'backwardInput', x: xShape, w: w.shape, y: dy.shape, ...o, bias: bias !== null };
   const plan = planFor(p, variant);
-  if (plan.kernel === 'gemm') return gemmBackwardInput(dy, w, bias, xShape, o, plan);
-  if (plan.kernel === 'dense' && denseShape(p)) return denseBackwardInput(dy, w, xShape);
-  if (plan.kernel === 'skinny' && xShape[1] <= SKINNY_CHANNELS) return skinnyBackwardInput(dy, w, bias, xShape, o);
-  if (plan.kernel !== 'simple') throw cannot(p, plan);
-  const dx = Tensor.empty(xShape, 'conv2d input gradient');
-  kernels.backwardInput.dispatch1d({ grad_y: dy, weight: w, bias: bias ?? w, out: dx },
-    geometry(xShape, w.shape, dy.shape, o, bias !== null, dx.size), dx.size, describe(dy.shape, w.shape));
-  return dx;
+  return traced(() => planScope(p, plan, variant), () => {
+    if (plan.kernel === 'gemm') return gemmBackwardInput(dy, w, bias, xShape, o, plan);
+    if (plan.kernel === 'dense' && denseShape(p)) return denseBackwardInput(dy, w, xShape);
+    if (plan.kernel === 'skinny' && xShape[1] <= SKINNY_CHANNELS) return skinnyBackwardInput(dy, w, bias, xShape, o);
+    if (plan.kernel !== 'simple') throw cannot(p, plan);
+    const dx = Tensor.empty(xShape, 'conv2d input gradient');
+    kernels.backwardInput.dispatch1d({ grad_y: dy, weight: w, bias: bias ?? w, out: dx },
+      geometry(xShape, w.shape, dy.shape, o, bias !== null, dx.size), dx.size, describe(dy.shape, w.shape));
+    return dx;
+  });
 }
 
 /** dw[o,c,i,j] = Σ dy[n,o,oy,ox] x[n,c,oy·s−p+i,ox·s−p+j]; the simple variant runs one workgroup per weight. */
@@ -189,13 +201,15 @@ function weightGradientPass(pass: { input: Tensor; outputGradient: Tensor; weigh
   const { input: x, outputGradient: dy, weightShape: wShape } = pass;
   const p: ConvPassShape = { pass: 'backwardWeight', x: x.shape, w: wShape, y: dy.shape, ...o, bias: false };
   const plan = planFor(p, variant);
-  if (plan.kernel === 'gemm') return gemmBackwardWeight(x, dy, wShape, o, plan);
-  if (plan.kernel === 'dense' && denseShape(p)) return denseBackwardWeight(x, dy, wShape);
-  if (plan.kernel !== 'simple') throw cannot(p, plan);
-  const dw = Tensor.empty(wShape, 'conv2d weight gradient');
-  kernels.backwardWeight.dispatch({ x, grad_y: dy, out: dw }, geometry(x.shape, wShape, dy.shape, o, false, dw.size),
-    foldGrid(dw.size), describe(x.shape, dy.shape));
-  return dw;
+  return traced(() => planScope(p, plan, variant), () => {
+    if (plan.kernel === 'gemm') return gemmBackwardWeight(x, dy, wShape, o, plan);
+    if (plan.kernel === 'dense' && denseShape(p)) return denseBackwardWeight(x, dy, wShape);
+    if (plan.kernel !== 'simple') throw cannot(p, plan);
+    const dw = Tensor.empty(wShape, 'conv2d weight gradient');
+    kernels.backwardWeight.dispatch({ x, grad_y: dy, out: dw }, geometry(x.shape, wShape, dy.shape, o, false, dw.size),
+      foldGrid(dw.size), describe(x.shape, dy.shape));
+    return dw;
+  });
 }
 
 /** Operands for running a pass on its own: x and dy as the pass needs them, the bias when it has one. */

@@ -1,12 +1,12 @@
-// The conv and transposed-conv layers of a DCGAN at a batch size, with the shapes each one sees, found by
-// walking the layers from G's noise and D's image (no GPU work). The bench times these layers one by one,
-// and the tuner (src/train/tune.ts) chooses a plan for each of their passes.
-import { conv2dOutputShape, convTranspose2dOutputShape, type ConvOptions } from '../kernels/conv-shapes.ts';
+// The conv and transposed-conv layers of a DCGAN at a batch size, with the shapes each one sees, from the
+// shape-only walk of G from its noise and D from its images (src/model/architecture.ts; no GPU work, no
+// model built). The bench times these layers one by one, and the tuner (src/train/tune.ts) chooses a plan
+// for each of their passes.
+import type { ConvOptions } from '../kernels/conv-shapes.ts';
 import type { ConvPassShape } from '../kernels/conv.ts';
-import { sizeOf, type Shape } from '../gpu/tensor.ts';
-import { Conv2d, ConvTranspose2d, Upsample } from './layers.ts';
-import { upsample2xOutputShape } from '../kernels/upsample.ts';
-import type { DcganConfig, Discriminator, Generator } from './dcgan.ts';
+import type { Shape } from '../gpu/tensor.ts';
+import { isConv, weightShape } from './architecture.ts';
+import { discriminatorShapes, generatorShapes, type DcganConfig } from './dcgan.ts';
 
 /** One conv or transposed-conv layer of the model at a batch size, in its own (not conv) geometry. */
 export interface ConvLayerShape {
@@ -19,32 +19,18 @@ export interface ConvLayerShape {
   options: ConvOptions;
   /** whether the layer adds a bias (the DCGAN's convs have none, as in PyTorch's example) */
   bias: boolean;
-  /** multiply-adds of one pass (the same for forward and both gradients) */
+  /** multiply-adds of one pass (the same for forward and both gradients; LayerShape.macs) */
   macs: number;
 }
 
-export function convLayerShapes(generator: Generator, discriminator: Discriminator, config: DcganConfig, batch: number): ConvLayerShape[] {
-  const models = [
-    { tag: 'G', model: generator, input: [batch, config.nz, 1, 1] },
-    { tag: 'D', model: discriminator, input: [batch, config.nc, config.imageSize, config.imageSize] },
-  ];
-  const shapes: ConvLayerShape[] = [];
-  for (const { tag, model, input } of models) {
-    let x: Shape = input;
-    model.layers.forEach((layer, i) => {
-      if (layer instanceof Upsample) x = upsample2xOutputShape(x); // G's 'nearest' doubling: its 3x3 conv sees the doubled size
-      if (!(layer instanceof Conv2d || layer instanceof ConvTranspose2d)) return;
-      const transposed = layer instanceof ConvTranspose2d;
-      const w = layer.weight.shape;
-      const y = transposed ? convTranspose2dOutputShape(x, w, layer.options) : conv2dOutputShape(x, w, layer.options);
-      // conv: every output takes C·KH·KW inputs; transposed conv: every input feeds O·KH·KW outputs
-      const macs = transposed ? sizeOf(x) * w[1] * w[2] * w[3] : sizeOf(y) * w[1] * w[2] * w[3];
-      const name = `${tag}.main.${i} ${transposed ? 'ConvT' : 'Conv'} ${x[1]}→${y[1]} ${x[2]}→${y[2]}`;
-      shapes.push({ name, transposed, x, w, y, options: layer.options, bias: false, macs });
-      x = y;
-    });
-  }
-  return shapes;
+export function convLayerShapes(config: DcganConfig, batch: number): ConvLayerShape[] {
+  const networks = [{ tag: 'G', layers: generatorShapes(config, batch) }, { tag: 'D', layers: discriminatorShapes(config, batch) }];
+  return networks.flatMap(({ tag, layers }) => layers.flatMap(({ key, spec, x, y, macs }) => {
+    if (!isConv(spec)) return [];
+    const transposed = spec.kind === 'ConvTranspose2d';
+    const name = `${tag}.${key} ${transposed ? 'ConvT' : 'Conv'} ${x[1]}→${y[1]} ${x[2]}→${y[2]}`;
+    return [{ name, transposed, x, w: weightShape(spec), y, options: spec.options, bias: false, macs }];
+  }));
 }
 
 /**

@@ -16,9 +16,13 @@
 //         nn.Conv2d(i, o, 3, 1, 1, bias=False), nn.BatchNorm2d(o), nn.ReLU(True))],
 //       nn.Upsample(scale_factor=2, mode='nearest'), nn.Conv2d(c, 3, 3, 1, 1, bias=False), nn.Tanh())
 //   assigned to the module's `main` (as the example's Generator does).
-import { Tensor } from '../gpu/tensor.ts';
+// Both layer lists are written once, as data (generatorSpec, discriminatorSpec; src/model/architecture.ts):
+// the GPU layers are built from them, and a walk over their shapes alone gives the state_dict layout, the
+// largest activation and the conv shapes (src/model/conv-layers.ts).
+import { sizeOf, type Tensor } from '../gpu/tensor.ts';
 import { mixSeeds } from '../util/seeds.ts';
 import { BatchNorm2d, Conv2d, ConvTranspose2d, LeakyReLU, ReLU, Sequential, Sigmoid, Tanh, Upsample, type InitSeed, type Layer } from './layers.ts';
+import { layerShapes, stateDictShapes, type ConvSpec, type LayerShape, type LayerSpec } from './architecture.ts';
 
 export interface DcganConfig {
   imageSize: number; // 16, 32, 64, 128, ... (a power of two ≥ 8)
@@ -54,95 +58,86 @@ export function seedStream(seed: number): InitSeed {
   return { next: () => mixSeeds(seed, ++i) };
 }
 
-function generatorLayers(c: DcganConfig, seed: InitSeed): Layer[] {
+/** A conv layer as PyTorch writes it, nn.Conv2d(in, out, kernel, stride, padding) (its ConvTranspose2d likewise). */
+const conv = (kind: ConvSpec['kind'], inChannels: number, outChannels: number, kernelSize: number, stride: number, padding: number): ConvSpec =>
+  ({ kind, inChannels, outChannels, kernelSize, options: { stride, padding } });
+const batchNorm = (channels: number): LayerSpec => ({ kind: 'BatchNorm2d', channels });
+const relu: LayerSpec = { kind: 'ReLU' };
+const leakyRelu: LayerSpec = { kind: 'LeakyReLU', slope: 0.2 };
+const tanh: LayerSpec = { kind: 'Tanh' };
+const sigmoid: LayerSpec = { kind: 'Sigmoid' };
+const upsample: LayerSpec = { kind: 'Upsample' };
+
+/** G's layers (the header's layout): the one place they are written; Generator builds its GPU layers from them. */
+export function generatorSpec(c: DcganConfig): LayerSpec[] {
   const n = stridedLayers(c.imageSize);
   let channels = c.ngf * 2 ** (n - 1);
-  const layers: Layer[] = [
-    new ConvTranspose2d(c.nz, channels, 4, { stride: 1, padding: 0 }, seed), // 1x1 → 4x4
-    new BatchNorm2d(channels, seed),
-    new ReLU(),
-  ];
+  const layers: LayerSpec[] = [conv('ConvTranspose2d', c.nz, channels, 4, 1, 0), batchNorm(channels), relu]; // 1x1 → 4x4
   const nearest = (c.gUpsample ?? 'transposed') === 'nearest';
   /** in → out channels at twice the size: the example's transposed conv, or Upsample + a 3x3 conv */
-  const doubling = (inChannels: number, outChannels: number): Layer[] =>
-    nearest
-      ? [new Upsample(), new Conv2d(inChannels, outChannels, 3, { stride: 1, padding: 1 }, seed)]
-      : [new ConvTranspose2d(inChannels, outChannels, 4, { stride: 2, padding: 1 }, seed)];
+  const doubling = (inChannels: number, outChannels: number): LayerSpec[] =>
+    nearest ? [upsample, conv('Conv2d', inChannels, outChannels, 3, 1, 1)] : [conv('ConvTranspose2d', inChannels, outChannels, 4, 2, 1)];
   for (let i = 1; i < n; i++) {
-    layers.push(...doubling(channels, channels / 2), new BatchNorm2d(channels / 2, seed), new ReLU());
+    layers.push(...doubling(channels, channels / 2), batchNorm(channels / 2), relu);
     channels /= 2;
   }
-  layers.push(...doubling(channels, c.nc), new Tanh());
+  layers.push(...doubling(channels, c.nc), tanh);
   return layers;
 }
 
-function discriminatorLayers(c: DcganConfig, seed: InitSeed): Layer[] {
+/** D's layers: strided convs that halve the size, as Discriminator builds them. */
+export function discriminatorSpec(c: DcganConfig): LayerSpec[] {
   const n = stridedLayers(c.imageSize);
   let channels = c.ndf;
-  const layers: Layer[] = [new Conv2d(c.nc, channels, 4, { stride: 2, padding: 1 }, seed), new LeakyReLU(0.2)];
+  const layers: LayerSpec[] = [conv('Conv2d', c.nc, channels, 4, 2, 1), leakyRelu];
   for (let i = 1; i < n; i++) {
-    layers.push(new Conv2d(channels, channels * 2, 4, { stride: 2, padding: 1 }, seed), new BatchNorm2d(channels * 2, seed), new LeakyReLU(0.2));
+    layers.push(conv('Conv2d', channels, channels * 2, 4, 2, 1), batchNorm(channels * 2), leakyRelu);
     channels *= 2;
   }
-  layers.push(new Conv2d(channels, 1, 4, { stride: 1, padding: 0 }, seed), new Sigmoid()); // 4x4 → 1x1
+  layers.push(conv('Conv2d', channels, 1, 4, 1, 0), sigmoid); // 4x4 → 1x1
   return layers;
 }
+
+/** The GPU layer a spec describes; each draws its initial weights from `seed` in the list's order. */
+function layerOf(s: LayerSpec, seed: InitSeed): Layer {
+  switch (s.kind) {
+    case 'Conv2d':
+      return new Conv2d(s.inChannels, s.outChannels, s.kernelSize, s.options, seed);
+    case 'ConvTranspose2d':
+      return new ConvTranspose2d(s.inChannels, s.outChannels, s.kernelSize, s.options, seed);
+    case 'BatchNorm2d':
+      return new BatchNorm2d(s.channels, seed);
+    case 'LeakyReLU':
+      return new LeakyReLU(s.slope);
+    case 'ReLU':
+      return new ReLU();
+    case 'Tanh':
+      return new Tanh();
+    case 'Sigmoid':
+      return new Sigmoid();
+    case 'Upsample':
+      return new Upsample();
+  }
+}
+
+/** G walked with shapes alone from noise [batch, nz, 1, 1] to images [batch, nc, S, S]. */
+export const generatorShapes = (c: DcganConfig, batch = 1): LayerShape[] => layerShapes(generatorSpec(c), [batch, c.nz, 1, 1]);
+
+/** D walked from images [batch, nc, S, S] to one probability each. */
+export const discriminatorShapes = (c: DcganConfig, batch = 1): LayerShape[] => layerShapes(discriminatorSpec(c), [batch, c.nc, c.imageSize, c.imageSize]);
 
 /**
- * G's state_dict as PyTorch names and shapes it, in its order (key → shape), computed from the config
- * alone: what a weights file must hold to be this generator (src/train/state-dict.ts checks files against
- * it). Follows generatorLayers: transposed conv i at main.{3i} ([in, out, 4, 4]), its batchnorm at
- * main.{3i+1}, the last conv at main.{3n}.
+ * G's state_dict as PyTorch names and shapes it, in its order (key → shape), from the config alone: what
+ * a weights file must hold to be this generator (src/train/state-dict.ts checks files against it).
  */
-export function generatorStateShapes(c: DcganConfig): Map<string, number[]> {
-  const n = stridedLayers(c.imageSize);
-  const shapes = new Map<string, number[]>();
-  let channels = c.ngf * 2 ** (n - 1);
-  let input = c.nz;
-  if (c.gUpsample === 'nearest') {
-    // main.0 ConvT, main.1 BN; then per doubling i ≥ 1: Upsample at 4i − 1, Conv2d 3x3 [out, in, 3, 3] at 4i, BN at 4i + 1
-    shapes.set('main.0.weight', [input, channels, 4, 4]);
-    addBatchNormShapes(shapes, 1, channels);
-    for (let i = 1; i < n; i++) {
-      shapes.set(`main.${4 * i}.weight`, [channels / 2, channels, 3, 3]);
-      addBatchNormShapes(shapes, 4 * i + 1, channels / 2);
-      channels /= 2;
-    }
-    shapes.set(`main.${4 * n}.weight`, [c.nc, channels, 3, 3]);
-    return shapes;
-  }
-  for (let i = 0; i < n; i++) {
-    shapes.set(`main.${3 * i}.weight`, [input, channels, 4, 4]);
-    addBatchNormShapes(shapes, 3 * i + 1, channels);
-    input = channels;
-    channels /= 2;
-  }
-  shapes.set(`main.${3 * n}.weight`, [input, c.nc, 4, 4]);
-  return shapes;
-}
+export const generatorStateShapes = (c: DcganConfig): Map<string, number[]> => stateDictShapes(generatorShapes(c));
 
-/** D's state_dict (key → shape), as generatorStateShapes: conv 0 at main.0 ([out, in, 4, 4]), conv i ≥ 1 at main.{3i−1} with its batchnorm at main.{3i}. */
-export function discriminatorStateShapes(c: DcganConfig): Map<string, number[]> {
-  const n = stridedLayers(c.imageSize);
-  const shapes = new Map<string, number[]>([['main.0.weight', [c.ndf, c.nc, 4, 4]]]);
-  let channels = c.ndf;
-  for (let i = 1; i < n; i++) {
-    shapes.set(`main.${3 * i - 1}.weight`, [channels * 2, channels, 4, 4]);
-    addBatchNormShapes(shapes, 3 * i, channels * 2);
-    channels *= 2;
-  }
-  shapes.set(`main.${3 * n - 1}.weight`, [1, channels, 4, 4]);
-  return shapes;
-}
-
-function addBatchNormShapes(shapes: Map<string, number[]>, index: number, channels: number): void {
-  for (const name of ['weight', 'bias', 'running_mean', 'running_var']) shapes.set(`main.${index}.${name}`, [channels]);
-  shapes.set(`main.${index}.num_batches_tracked`, []);
-}
+/** D's state_dict (key → shape), as generatorStateShapes. */
+export const discriminatorStateShapes = (c: DcganConfig): Map<string, number[]> => stateDictShapes(discriminatorShapes(c));
 
 export class Generator extends Sequential {
   constructor(readonly config: DcganConfig, seed: InitSeed) {
-    super(generatorLayers(config, seed));
+    super(generatorSpec(config).map((s) => layerOf(s, seed)));
   }
 }
 
@@ -152,7 +147,7 @@ export class Generator extends Sequential {
  */
 export class Discriminator extends Sequential {
   constructor(readonly config: DcganConfig, seed: InitSeed) {
-    super(discriminatorLayers(config, seed));
+    super(discriminatorSpec(config).map((s) => layerOf(s, seed)));
   }
 
   /** One logit per image, shape [N, 1, 1, 1]. */
@@ -167,20 +162,11 @@ export function createDcgan(config: DcganConfig, seed: number): { generator: Gen
 }
 
 /**
- * Floats in the largest activation one image makes in G or D (the input images included): a GPU buffer
- * holds a whole batch of it, so batch · this · 4 bytes must fit the adapter's buffer limits.
- * G's layer i outputs ngf·2^(n−1−i) channels at 4·2^i px (the last one nc at S); D's layer i outputs
- * ndf·2^i channels at S/2^(i+1). With gUpsample 'nearest', doubling i (1 ≤ i ≤ n) first upsamples its
- * input, ngf·2^(n−i) channels, to 4·2^i px: twice the channels of that block's output, so the largest.
+ * Floats in the largest activation one image makes in G or D (the input images, G's last output,
+ * included): a GPU buffer holds a whole batch of it, so batch · this · 4 bytes must fit the adapter's
+ * buffer limits. With gUpsample 'nearest', G's largest are its Upsamples' outputs: a doubling's input
+ * at twice the size, twice the channels of that block's output.
  */
 export function largestActivationPerImage(c: DcganConfig): number {
-  const n = stridedLayers(c.imageSize);
-  let largest = c.nc * c.imageSize ** 2;
-  for (let i = 0; i < n; i++) {
-    largest = Math.max(largest, c.ngf * 2 ** (n - 1 - i) * (4 * 2 ** i) ** 2, c.ndf * 2 ** i * (c.imageSize / 2 ** (i + 1)) ** 2);
-  }
-  if (c.gUpsample === 'nearest') {
-    for (let i = 1; i <= n; i++) largest = Math.max(largest, c.ngf * 2 ** (n - i) * (4 * 2 ** i) ** 2);
-  }
-  return largest;
+  return Math.max(...[...generatorShapes(c), ...discriminatorShapes(c)].map((l) => sizeOf(l.y)));
 }

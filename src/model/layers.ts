@@ -2,10 +2,12 @@
 // running_mean, ...) so a Sequential can list them as `main.<index>.<name>`, the keys of PyTorch's
 // DCGAN example, and checkpoints load into PyTorch unchanged.
 import { Tensor, TensorArena, keep } from '../gpu/tensor.ts';
+import { traced } from '../gpu/trace.ts';
 import { conv2d, convTranspose2d } from '../autograd/conv.ts';
 import { batchNorm2d } from '../autograd/batchnorm.ts';
 import { leakyRelu, relu, sigmoid, tanh, upsample2x } from '../autograd/ops.ts';
 import { fill } from '../kernels/elementwise.ts';
+import { kernelSet } from '../kernels/kernel-set.ts';
 import { upsample2xOutputShape } from '../kernels/upsample.ts';
 import { randomNormal } from '../kernels/random.ts';
 import { conv2dOutputShape, convTranspose2dOutputShape, type ConvOptions } from '../kernels/conv-shapes.ts';
@@ -172,7 +174,7 @@ export class BatchNorm2d implements Layer {
     this.runningMean = keep(fill([channels], 0));
     this.runningVar = keep(fill([channels], 1));
   }
-  /** `reluSlope`: the ReLU (0) or LeakyReLU that follows, run in the same kernels (see Sequential). */
+  /** `reluSlope`: the ReLU (0) or LeakyReLU that follows, run in the same kernels (the fast set's; see Sequential). */
   forward(x: Tensor, reluSlope?: number) {
     if (this.training && this.updateRunningStats) this.numBatchesTracked++;
     return batchNorm2d(x, this.weight, this.bias, this.runningMean, this.runningVar, {
@@ -271,9 +273,10 @@ const grads = (r: { dx: Float64Array; dgamma: Float64Array; dbeta: Float64Array 
 
 /**
  * Layers applied in order; tensors are named `main.<index>.<name>` as in PyTorch's DCGAN example.
- * A BatchNorm2d followed by a ReLU or LeakyReLU runs as one op (the activation fused into the batchnorm
- * kernels): the layers, their indices and the checkpoint keys stay PyTorch's, and a pass that would write
- * the normalized values and read them back, forward and backward, is saved.
+ * With the fast kernels, a BatchNorm2d followed by a ReLU or LeakyReLU runs as one op (the activation
+ * fused into the batchnorm kernels): the layers, their indices and the checkpoint keys stay PyTorch's, and
+ * a pass that would write the normalized values and read them back, forward and backward, is saved. With
+ * `--kernel-set simple` every layer runs on its own, so each op's kernel is the one its layer names.
  *
  * The network's parameters live in one buffer, llm.c style (`parameterArena`: each a slot at an aligned
  * offset, in namedParameters() order), and their gradients in a twin of it (`gradientArena`, each
@@ -299,15 +302,17 @@ export class Sequential {
   }
 
   forward(x: Tensor, upTo = this.layers.length): Tensor {
+    const fuse = kernelSet() === 'fast';
     let h = x;
     for (let i = 0; i < upTo; i++) {
       const layer = this.layers[i];
       const next = i + 1 < upTo ? this.layers[i + 1] : undefined;
-      if (layer instanceof BatchNorm2d && (next instanceof ReLU || next instanceof LeakyReLU)) {
-        h = layer.forward(h, next.slope);
+      const input = h;
+      if (fuse && layer instanceof BatchNorm2d && (next instanceof ReLU || next instanceof LeakyReLU)) {
+        h = traced(() => `main.${i}+${i + 1} ${layer.kind} + ${next.kind} (fused)`, () => layer.forward(input, next.slope));
         i++; // the activation ran inside the batchnorm
       } else {
-        h = layer.forward(h);
+        h = traced(() => `main.${i} ${layer.kind}`, () => layer.forward(input));
       }
     }
     return h;
@@ -319,6 +324,34 @@ export class Sequential {
 
   namedBuffers(): [string, Tensor][] {
     return this.layers.flatMap((l, i) => Object.entries(l.buffers()).map(([k, t]) => [`main.${i}.${k}`, t] as [string, Tensor]));
+  }
+
+  /**
+   * PyTorch's state_dict() of the network: `main.<i>.<name>` → its tensor for parameters and buffers,
+   * → a number for batchnorm's num_batches_tracked. In the order checkpoints store them: every parameter
+   * (namedParameters), every buffer, every counter (PyTorch orders module by module; load_state_dict
+   * takes either).
+   */
+  stateDict(): Map<string, Tensor | number> {
+    const counters = this.layers.flatMap((l, i) => (l instanceof BatchNorm2d ? [[`main.${i}.num_batches_tracked`, l.numBatchesTracked] as [string, number]] : []));
+    return new Map<string, Tensor | number>([...this.namedParameters(), ...this.namedBuffers(), ...counters]);
+  }
+
+  /**
+   * Take a state_dict back: every parameter and buffer from `state` (a tensor, or its values), of its
+   * size; a counter where `state` has one, else it stays (files of PyTorch before 0.4.1 have none).
+   */
+  loadStateDict(state: ReadonlyMap<string, Tensor | ArrayLike<number> | number>): void {
+    for (const [key, own] of [...this.namedParameters(), ...this.namedBuffers()]) {
+      const value = state.get(key);
+      if (value === undefined || typeof value === 'number') throw new Error(`the state_dict has no tensor ${key}`);
+      if (value instanceof Tensor) own.copyFrom(value);
+      else own.write(value);
+    }
+    this.layers.forEach((l, i) => {
+      const counter = state.get(`main.${i}.num_batches_tracked`);
+      if (l instanceof BatchNorm2d && typeof counter === 'number') l.numBatchesTracked = counter;
+    });
   }
 
   parameters(): Tensor[] {

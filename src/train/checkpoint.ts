@@ -5,8 +5,9 @@
 // generator's moving average is a whole generator state_dict of its own under `emaG.` (its batchnorm
 // statistics are G's, src/train/ema.ts). Counters and the config go in the metadata. Pure over bytes and GPU tensors: Node and the browser share it.
 import type { Tensor } from '../gpu/tensor.ts';
-import { BatchNorm2d, type Sequential } from '../model/layers.ts';
+import type { Sequential } from '../model/layers.ts';
 import type { Adam } from '../optim/adam.ts';
+import { savedState } from './state-dict.ts';
 import { decodeSafetensors, encodeSafetensors, type SafeTensor, type SafeTensorsFile } from './safetensors.ts';
 import type { GanTraining, TrainingConfig } from './gan.ts';
 
@@ -34,12 +35,9 @@ async function f32(t: Tensor): Promise<SafeTensor> {
 }
 
 async function addModel(out: Map<string, SafeTensor>, prefix: string, model: Sequential): Promise<void> {
-  for (const [key, t] of [...model.namedParameters(), ...model.namedBuffers()]) out.set(`${prefix}.${key}`, await f32(t));
-  model.layers.forEach((layer, i) => {
-    if (layer instanceof BatchNorm2d) {
-      out.set(`${prefix}.main.${i}.num_batches_tracked`, { dtype: 'I64', shape: [], data: BigInt64Array.of(BigInt(layer.numBatchesTracked)) });
-    }
-  });
+  for (const [key, value] of model.stateDict()) {
+    out.set(`${prefix}.${key}`, typeof value === 'number' ? { dtype: 'I64', shape: [], data: BigInt64Array.of(BigInt(value)) } : await f32(value));
+  }
 }
 
 async function addOptimizer(out: Map<string, SafeTensor>, prefix: string, model: Sequential, optimizer: Adam): Promise<number[]> {
@@ -116,13 +114,14 @@ function metadataField(metadata: Record<string, string>, name: string, source: s
   return value;
 }
 
-function take(checkpoint: Checkpoint, key: string, into: Tensor): void {
+/** The values of a checkpoint's F32 tensor `key`, which must have `shape` (the model's or optimizer's tensor it goes into). */
+function take(checkpoint: Checkpoint, key: string, shape: readonly number[]): Float32Array {
   const t = checkpoint.tensors.get(key);
   if (!t || t.dtype !== 'F32') throw new Error(`checkpoint has no tensor ${key}: it was made for another model configuration`);
-  if (t.shape.join() !== into.shape.join()) {
-    throw new Error(`checkpoint tensor ${key} is [${t.shape}] but the model expects [${into.shape}]: use the same --image-size/--ngf/--ndf`);
+  if (t.shape.join() !== shape.join()) {
+    throw new Error(`checkpoint tensor ${key} is [${t.shape}] but the model expects [${shape}]: use the same --image-size/--ngf/--ndf`);
   }
-  into.write(t.data);
+  return t.data;
 }
 
 /** Whether the checkpoint holds the generator's moving average (emaG. keys). */
@@ -130,18 +129,14 @@ export const hasAverage = (checkpoint: Checkpoint): boolean => checkpoint.tensor
 
 /** Copy netG./netD./emaG. weights, batchnorm statistics and counters into a model built with the checkpoint's config. */
 export function loadModel(checkpoint: Checkpoint, prefix: 'netG' | 'netD' | 'emaG', model: Sequential): void {
-  for (const [key, t] of [...model.namedParameters(), ...model.namedBuffers()]) take(checkpoint, `${prefix}.${key}`, t);
-  model.layers.forEach((layer, i) => {
-    const counter = checkpoint.tensors.get(`${prefix}.main.${i}.num_batches_tracked`);
-    if (layer instanceof BatchNorm2d && counter?.dtype === 'I64') layer.numBatchesTracked = Number(counter.data[0]);
-  });
+  model.loadStateDict(savedState(model, checkpoint.tensors, `${prefix}.`, (key, shape) => take(checkpoint, key, shape)));
 }
 
 function loadOptimizer(checkpoint: Checkpoint, prefix: 'optG' | 'optD', model: Sequential, optimizer: Adam, steps: number[]): void {
   const names = model.namedParameters().map(([k]) => k);
   optimizer.state.forEach((s, i) => {
-    take(checkpoint, `${prefix}.${names[i]}.exp_avg`, s.m);
-    take(checkpoint, `${prefix}.${names[i]}.exp_avg_sq`, s.v);
+    s.m.write(take(checkpoint, `${prefix}.${names[i]}.exp_avg`, s.m.shape));
+    s.v.write(take(checkpoint, `${prefix}.${names[i]}.exp_avg_sq`, s.v.shape));
     s.step = steps[i];
   });
   optimizer.stepCount = Math.max(0, ...steps);

@@ -3,6 +3,7 @@
 //   D step: maximise log D(x) + log(1 − D(G(z)))  →  BCE(D(x), 1) + BCE(D(G(z).detach()), 0), Adam on D
 //   G step: maximise log D(G(z))  (the non-saturating loss)  →  BCE(D(G(z)), 1), Adam on G
 // Real and fake go through D as separate batches, so batchnorm never mixes their statistics.
+import { traced } from '../gpu/trace.ts';
 import { Tensor, keep, tidy } from '../gpu/tensor.ts';
 import { backward, frozen, noGrad } from '../autograd/tape.ts';
 import { bceWithLogits } from '../autograd/loss.ts';
@@ -89,7 +90,8 @@ export const iterationSeed = (seed: number, iteration: number): number => mixSee
 
 /**
  * Multiply-adds of the conv passes one step (submitStep) runs, from the model's conv layers at the
- * step's batch size (src/model/conv-layers.ts): what the bench divides by its SGEMM ceiling for the
+ * step's batch size (convLayerShapes, src/model/conv-layers.ts, from the shape-only walk of the layer
+ * lists): what the bench divides by its SGEMM ceiling for the
  * adapter's floor. Per layer, with `first` the layer that reads the network's input:
  *   G: forward, input gradient (not the first: the noise needs none), weight gradient: once each;
  *   D: forward 3x (real, fake, fake after the D update); input gradient 3x, but not the first layer's
@@ -153,32 +155,35 @@ export class GanTraining {
   submitStep(realImages: Float32Array): SubmittedStep {
     const { generator: G, discriminator: D } = this;
     this.real.write(realImages);
-    randomNormalInto(this.noise, 0, 1, iterationSeed(this.config.seed, this.iteration));
+    traced('noise', () => randomNormalInto(this.noise, 0, 1, iterationSeed(this.config.seed, this.iteration)));
     const scalars = tidy(() => {
-      // ---- D step
+      // ---- D step. Each phase is named for a kernel trace (src/gpu/trace.ts, --trace-kernels): `inD`
+      // and `inG` file the work under the step it belongs to; G(noise) belongs to both.
+      const inD = <T>(name: string, fn: () => T) => traced('D step', () => traced(name, fn));
+      const inG = <T>(name: string, fn: () => T) => traced('G step', () => traced(name, fn));
       D.zeroGrad();
-      const logitsReal = D.logits(this.real);
-      const lossReal = bceWithLogits(logitsReal, this.ones);
-      backward(lossReal);
-      const fake = G.forward(this.noise);
-      const logitsFake = D.logits(fake.detach()); // no gradient into G from D's loss
-      const lossFake = bceWithLogits(logitsFake, this.zeros);
-      backward(lossFake);
-      this.optimizerD.step();
+      const logitsReal = inD('D(real)', () => D.logits(this.real));
+      const lossReal = inD('loss: BCE(D(real), 1)', () => bceWithLogits(logitsReal, this.ones));
+      traced('D step', () => backward(lossReal));
+      const fake = traced('G(noise), for both steps', () => G.forward(this.noise));
+      const logitsFake = inD('D(fake), detached', () => D.logits(fake.detach())); // no gradient into G from D's loss
+      const lossFake = inD('loss: BCE(D(fake), 0)', () => bceWithLogits(logitsFake, this.zeros));
+      traced('D step', () => backward(lossFake));
+      inD('Adam', () => this.optimizerD.step());
       // ---- G step, reusing the same fake batch as PyTorch's example. D is frozen: the gradient of its
       // weights here would be thrown away (the next D step starts with D.zeroGrad()), so its weight-gradient
       // passes are skipped. PyTorch's example computes and discards them; every weight, moment and loss is
       // the same either way, only D's .grad after the step holds the D step's gradient alone.
       G.zeroGrad();
       const [logitsAfter, lossG] = frozen(D.parameters(), () => {
-        const logits = D.logits(fake);
-        const loss = bceWithLogits(logits, this.ones);
-        backward(loss);
+        const logits = inG('D(fake), D frozen', () => D.logits(fake));
+        const loss = inG('loss: BCE(D(fake), 1)', () => bceWithLogits(logits, this.ones));
+        traced('G step', () => backward(loss));
         return [logits, loss];
       });
-      this.optimizerG.step();
-      this.average?.update(this.iteration + 1);  // G step number iteration + 1 (1, 2, ...)
-      return [lossReal, lossFake, lossG, ...[logitsReal, logitsFake, logitsAfter].map(meanSigmoid)];
+      inG('Adam', () => this.optimizerG.step());
+      inG('the moving average', () => this.average?.update(this.iteration + 1));  // G step number iteration + 1 (1, 2, ...)
+      return [lossReal, lossFake, lossG, ...traced('the logged D outputs', () => [logitsReal, logitsFake, logitsAfter].map(meanSigmoid))];
     });
     // the step's one read-back, for logging and the divergence guard: six scalars in one copy, recorded
     // and submitted with the step before readAll returns, so the scalars' buffers can go back to the pool

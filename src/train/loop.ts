@@ -33,6 +33,8 @@ import { encodeCheckpoint, type TrainingPosition } from './checkpoint.ts';
 import { DivergenceError, DivergenceGuard } from './guard.ts';
 import { imageGrid, type RgbaImage } from './images.ts';
 import type { SwdResult } from '../reference/swd.ts';
+import { formatTrace, startTrace, stopTrace } from '../gpu/trace.ts';
+import { kernelSet } from '../kernels/kernel-set.ts';
 
 /** What the host's evaluation measured at an epoch's end: SWD x 1e3 of generated images against held-out photos. */
 export interface Evaluation extends SwdResult {
@@ -85,6 +87,8 @@ export interface TrainingHost {
   onEpochStart?(epoch: number, startIndex: number, batchesPerEpoch: number): void;
   onIteration?(report: IterationReport): void;
   onEpochEnd?(epoch: number): void;
+  /** With LoopOptions.traceKernels: the kernel trace of this start's first step, as text (src/gpu/trace.ts). */
+  onKernelTrace?(trace: string): void | Promise<void>;
 }
 
 interface LoopOptions {
@@ -112,6 +116,8 @@ interface LoopOptions {
   pipelined?: boolean;
   /** the lowest SWD of the run so far (a resume: from its log), so a later epoch is kept as the best only if lower */
   bestSwd?: number;
+  /** write down every dispatch of this start's first step, with its layer and plan, for host.onKernelTrace */
+  traceKernels?: boolean;
 }
 
 /** A step submitted whose statistics the loop has not handled yet, and where it is in the data. */
@@ -151,6 +157,14 @@ export const formatStats = (s: StepStats): string =>
   `Loss_D ${s.lossD.toFixed(4)} Loss_G ${s.lossG.toFixed(4)} D(x) ${s.dReal.toFixed(4)} D(G(z)) ${s.dFakeBefore.toFixed(4)}/${s.dFakeAfter.toFixed(4)}`;
 
 /** The fixed-noise samples as one RGBA grid (8×8 for the 64 samples). */
+/** The first lines of a kernel trace: which step, of which model, with which kernels. */
+function traceHeading(training: GanTraining): string {
+  const { model, batchSize } = training.config;
+  return `kernel trace of iteration ${training.iteration} (${model.imageSize}x${model.imageSize}, ngf ${model.ngf}, ndf ${model.ndf}, ` +
+    `batch ${batchSize}, G ${model.gUpsample ?? 'transposed'}, the ${kernelSet()} kernel set): each scope the step recorded ` +
+    'work in, then the kernels it dispatched there, with their workgroup grids\n';
+}
+
 export async function sampleGrid(training: GanTraining): Promise<RgbaImage> {
   const pixels = await training.sample();
   return imageGrid(pixels, training.fixedNoise.shape[0], training.config.model.nc, training.config.model.imageSize);
@@ -289,7 +303,10 @@ export async function runTraining(training: GanTraining, host: TrainingHost, opt
         return outcome('stopped', { epoch, batchInEpoch: index }, 'not-started');
       }
       const real = await host.batch(epoch, index, batch); // while the previous step runs on the GPU
+      const traceThis = options.traceKernels && training.iteration === startIteration;
+      if (traceThis) startTrace();
       const submitted: Pending = { step: training.submitStep(real), epoch, index, images: (index - start + 1) * batchSize };
+      if (traceThis) await host.onKernelTrace?.(traceHeading(training) + formatTrace(stopTrace()));
       if (inFlight) await settle(inFlight, submitted); // returns null: nothing ends with a step in flight
       inFlight = submitted;
     }

@@ -53,5 +53,6 @@ export type PageEvent =
   | { type: 'epoch-end'; epoch: number }
   | { type: 'eval'; epoch: number; evaluation: Evaluation; best: boolean }
   | { type: 'message'; text: string }
+  | { type: 'kernel-trace'; trace: string }
   | { type: 'end'; outcome: LoopOutcome }
   | { type: 'error'; message: string };

@@ -1,7 +1,7 @@
 // The settings of a training run, declared once: one row per flag of `npm run train` (train:chrome takes
 // the same flags). A row says what kind of value the flag takes, its default and range, one line of help,
 // where the value is kept, what --resume may do with it, and whether the page needs it. From this table come
-//   - the flags parseArgs reads, each value's check and the usage --help prints (src/node/cli/run-setup.ts),
+//   - the flags parseArgs reads, each value's check and the usage --help prints (src/node/cli/run-flags.ts; what a start makes of them: run-plan.ts),
 //   - the training config kept in the checkpoint ('config' rows) and RUN/run.json ('run' rows),
 //   - the resume rules: a 'fixed' row defines the model or the data and is refused if it differs; a
 //     'may change' row takes the new value; an 'invocation' row is a choice of this start only, kept nowhere,
@@ -93,6 +93,7 @@ export const RUN_SETTINGS = [
   { flag: 'kernel-set', kind: 'choice', choices: KERNEL_SETS, default: 'fast', help: 'simple: the readable kernels only (slower, same values)', kept: { run: 'kernelSet' }, onResume: 'may change', page: 'page' },
   { flag: 'tune', kind: 'choice', choices: TUNE_MODES, default: 'auto', help: 'conv plans measured on this adapter (auto: reuse kept choices; force: again; off: the heuristic)', kept: 'invocation', onResume: 'invocation', page: 'page' },
   { flag: 'tune-budget', kind: 'number', default: DEFAULT_TUNE_BUDGET_S, min: 0, help: 'seconds the tuning may take (0: no limit)', kept: 'invocation', onResume: 'invocation', page: 'page' },
+  { flag: 'trace-kernels', kind: 'switch', default: false, help: "print each kernel this start's first step dispatches, by layer, pass and conv plan (and keep it in RUN/kernel-trace.txt)", kept: 'invocation', onResume: 'invocation', page: 'page' },
   { flag: 'bn', kind: 'choice', choices: BATCHNORM_MODES, default: DEFAULT_SAMPLING.bn, help: "the sample grids' batchnorm statistics: the drawn batch's (train) or the running ones (eval)", kept: { run: 'bn' }, onResume: 'may change', page: 'page' },
 ] as const satisfies readonly Setting[];
 

@@ -5,8 +5,10 @@
 // ndf, the image size and the channels, and checks every key against the layout those sizes give
 // (src/model/dcgan.ts generatorStateShapes), naming the first key that does not fit. Pure: Node and the
 // page share it.
-import { BatchNorm2d, type Sequential } from '../model/layers.ts';
-import { discriminatorStateShapes, generatorStateShapes, type DcganConfig } from '../model/dcgan.ts';
+import type { Shape } from '../gpu/tensor.ts';
+import type { Sequential } from '../model/layers.ts';
+import { isConv } from '../model/architecture.ts';
+import { discriminatorSpec, discriminatorStateShapes, generatorSpec, generatorStateShapes, type DcganConfig, type GeneratorUpsample } from '../model/dcgan.ts';
 import { float32ToFloat16, type SafeTensor } from './safetensors.ts';
 
 export type ModelRole = 'G' | 'D';
@@ -55,25 +57,33 @@ const describeSizes = (role: ModelRole, s: ModelSizes) =>
 
 const dims = (shape: number[]) => `[${shape.join(', ')}]`;
 
-/** The sizes a model's shapes give (the first conv's weight, the last's, and how far apart they are). */
+/** The image size (8 to 16384 px) at which the layer list of `role` has its last conv at main.<last>, or null. */
+function imageSizeWithLastConv(role: ModelRole, last: number, gUpsample: GeneratorUpsample): number | null {
+  for (let n = 1; n <= 12; n++) {
+    const config = { imageSize: 4 * 2 ** n, nz: 1, ngf: 1, ndf: 1, nc: 1, gUpsample };
+    const layers = role === 'G' ? generatorSpec(config) : discriminatorSpec(config);
+    if (Math.max(...layers.flatMap((l, i) => (isConv(l) ? [i] : []))) === last) return config.imageSize;
+  }
+  return null;
+}
+
+/** The sizes a model's shapes give (the first conv's weight, the last's, and where the last one is). */
 function inferSizes(role: ModelRole, tensors: Map<string, SafeTensor>, where: (key: string) => string): ModelSizes {
   const first = tensors.get('main.0.weight');
   if (!first) throw new Error(`${where('main.0.weight')} is missing: every DCGAN ${ROLE_NAMES[role]} starts with a conv there`);
   const convs = [...tensors].filter(([k, t]) => /^main\.\d+\.weight$/.test(k) && t.shape.length === 4).map(([k]) => Number(k.split('.')[1]));
   const last = Math.max(...convs);
   const lastKey = `main.${last}.weight`;
-  // G: transposed convs at main.0, 3, ..., 3n, or (--g-upsample nearest: 3x3 convs after each Upsample)
-  // main.0, 4, ..., 4n; D: convs at main.0, 2, 5, ..., 3n − 1
+  // a 3x3 last conv is --g-upsample nearest's (after an Upsample); the example's G and D end in a 4x4 one
   const nearest = role === 'G' && tensors.get(lastKey)!.shape[2] === 3;
-  const n = role === 'G' ? last / (nearest ? 4 : 3) : (last + 1) / 3;
   if (first.shape.length !== 4 || first.shape[2] !== 4 || first.shape[3] !== 4) {
     throw new Error(`${where('main.0.weight')} is ${dims(first.shape)}: a DCGAN ${ROLE_NAMES[role]}'s first conv has a 4x4 kernel ([${role === 'G' ? 'nz, channels' : 'ndf, nc'}, 4, 4])`);
   }
-  if (!Number.isInteger(n) || n < 1 || n > 12) {
+  const imageSize = imageSizeWithLastConv(role, last, nearest ? 'nearest' : 'transposed');
+  if (imageSize === null) {
     const places = role === 'G' ? 'main.0, main.3, main.6, ...' : 'main.0, main.2, main.5, ...';
     throw new Error(`${where(lastKey)} is the last conv weight, but a DCGAN ${ROLE_NAMES[role]} has its convs at ${places} (at least two): not this layout`);
   }
-  const imageSize = 4 * 2 ** n;
   const lastShape = tensors.get(lastKey)!.shape;
   if (role === 'D') return { imageSize, ndf: first.shape[0], nc: first.shape[1] };
   // a transposed conv's weight is [in, out, k, k], a conv's [out, in, k, k]
@@ -122,19 +132,35 @@ export function inferModelState(role: ModelRole, group: { prefix: string; tensor
   return { role, sizes, tensors: checkModelState(role, sizes, group.tensors, source, group.prefix), prefix: group.prefix };
 }
 
+/**
+ * What a model's loadStateDict takes, from saved tensors (`prefix` in front of its keys): a parameter's or
+ * buffer's values as `floats` gives them (it checks they fit, in its caller's words), an I64 counter as
+ * its number.
+ */
+export function savedState(
+  model: Sequential, saved: ReadonlyMap<string, SafeTensor>, prefix: string, floats: (savedKey: string, shape: Shape) => Float32Array,
+): Map<string, Float32Array | number> {
+  const state = new Map<string, Float32Array | number>();
+  for (const [key, own] of model.stateDict()) {
+    if (typeof own !== 'number') {
+      state.set(key, floats(prefix + key, own.shape));
+      continue;
+    }
+    const counter = saved.get(prefix + key);
+    if (counter?.dtype === 'I64') state.set(key, Number(counter.data[0]));
+  }
+  return state;
+}
+
 /** Write a checked state into a model built with its sizes (weights, batchnorm statistics and counters). */
 export function loadModelState(model: Sequential, state: ModelState): void {
-  for (const [key, t] of [...model.namedParameters(), ...model.namedBuffers()]) {
+  model.loadStateDict(savedState(model, state.tensors, '', (key, shape) => {
     const saved = state.tensors.get(key);
-    if (saved?.dtype !== 'F32' || saved.shape.join() !== t.shape.join()) {
-      throw new Error(`${state.prefix}${key} does not fit this ${ROLE_NAMES[state.role]} ([${saved?.shape}] for [${t.shape}])`);
+    if (saved?.dtype !== 'F32' || saved.shape.join() !== shape.join()) {
+      throw new Error(`${state.prefix}${key} does not fit this ${ROLE_NAMES[state.role]} ([${saved?.shape}] for [${shape}])`);
     }
-    t.write(saved.data);
-  }
-  model.layers.forEach((layer, i) => {
-    const counter = state.tensors.get(`main.${i}.num_batches_tracked`);
-    if (layer instanceof BatchNorm2d && counter?.dtype === 'I64') layer.numBatchesTracked = Number(counter.data[0]);
-  });
+    return saved.data;
+  }));
 }
 
 /** The same tensors with every float one in `dtype` (F16 rounds to nearest, ties to even, as torch's .half()). */

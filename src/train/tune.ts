@@ -60,8 +60,8 @@ export function adapterKey(a: AdapterDescription): string {
 
 /** The conv passes one training step runs, in conv geometry (each distinct one once). */
 export function trainingConvPasses(training: GanTraining): ConvPassShape[] {
-  const { generator, discriminator, config } = training;
-  const passes = convLayerShapes(generator, discriminator, config.model, config.batchSize).flatMap(convPassShapes);
+  const { config } = training;
+  const passes = convLayerShapes(config.model, config.batchSize).flatMap(convPassShapes);
   return [...new Map(passes.map((p) => [passKey(p), p])).values()];
 }
 

@@ -52,6 +52,13 @@ export class RunFiles {
     return this.checkpointFile;
   }
 
+  /** RUN/kernel-trace.txt: --trace-kernels' trace of a step (the last start's). Returns where it went. */
+  saveKernelTrace(text: string): string {
+    const file = path.join(this.runDir, 'kernel-trace.txt');
+    writeFileAtomic(file, `${text}\n`);
+    return file;
+  }
+
   keptCheckpoint(): string | null {
     return existsSync(this.checkpointFile) ? this.checkpointFile : null;
   }

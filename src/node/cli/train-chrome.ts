@@ -14,7 +14,9 @@ import { API, type PageEvent, type RunDescription } from '../../train/protocol.t
 import { commandLine } from './args.ts';
 import { runMain } from './main.ts';
 import { adapterLimits } from '../webgpu.ts';
-import { checkFits, parseTrainFlags, planRun, prepareRun, RESUME_USAGE, TRAIN_FLAGS_HELP, TRAIN_FLAGS_USAGE, type PreparedRun } from './run-setup.ts';
+import { parseTrainFlags, RESUME_USAGE, TRAIN_FLAGS_HELP, TRAIN_FLAGS_USAGE } from './run-flags.ts';
+import { planRun } from './run-plan.ts';
+import { checkFits, prepareRun, type PreparedRun } from './run-setup.ts';
 import { RUN_SETTINGS, pageSettings, type Setting } from '../../train/run-settings.ts';
 import { StopSignals } from './stop-signals.ts';
 import { RunFiles, TerminalProgress, reportOutcome } from './run-files.ts';
@@ -154,6 +156,10 @@ async function main(argv: string[]): Promise<number> {
         break;
       case 'message':
         console.error(e.text);
+        break;
+      case 'kernel-trace': // --trace-kernels: as npm run train prints and keeps it
+        console.log(e.trace);
+        console.error(`kernel trace written to ${files.saveKernelTrace(e.trace)}`);
         break;
       case 'epoch-start':
         progress.epochStart(e.epoch, e.startIndex, e.batchesPerEpoch);

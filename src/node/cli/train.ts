@@ -16,7 +16,9 @@ import { defaultCacheDir } from '../data/index.ts';
 import { kernelsDispatched } from '../../gpu/kernel.ts';
 import { commandLine } from './args.ts';
 import { runMain } from './main.ts';
-import { checkFits, parseTrainFlags, planRun, prepareRun, RESUME_USAGE, TRAIN_FLAGS_HELP, TRAIN_FLAGS_USAGE } from './run-setup.ts';
+import { parseTrainFlags, RESUME_USAGE, TRAIN_FLAGS_HELP, TRAIN_FLAGS_USAGE } from './run-flags.ts';
+import { planRun } from './run-plan.ts';
+import { checkFits, prepareRun } from './run-setup.ts';
 import { RunFiles, TerminalProgress, reportOutcome } from './run-files.ts';
 import { SwdEvaluator } from '../../metrics/swd.ts';
 import { StopSignals } from './stop-signals.ts';
@@ -90,12 +92,16 @@ async function main(argv: string[]): Promise<number> {
       onEpochStart: (epoch, start, total) => progress.epochStart(epoch, start, total),
       onIteration: (report) => progress.iteration(report),
       onEpochEnd: () => progress.epochEnd(),
+      onKernelTrace: (trace) => {
+        process.stdout.write(`${trace}\n`);
+        console.error(`kernel trace written to ${files.saveKernelTrace(trace)}`);
+      },
     },
     {
       epochs: settings.epochs, maxIters: run.maxIters, sampleEvery: settings.sampleEvery, patience: settings.patience,
       batchesPerEpoch: loader.batchesPerEpoch, position: checkpoint?.position ?? { epoch: 0, batchInEpoch: 0 },
       checkpointEveryMs: settings.checkpointEvery * 60_000, keepEpochs: settings.keepEpochs, retryCommand: run.retryCommand,
-      bestSwd: files.bestSwd(),
+      bestSwd: files.bestSwd(), traceKernels: run.traceKernels,
     },
   ).finally(async () => {
     training.dispose();

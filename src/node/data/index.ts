@@ -43,7 +43,7 @@ export async function prepareDataset({
 
 /**
  * A cache built elsewhere, opened as it is: no photo is listed or decoded, so neither the photos nor
- * sharp are needed (scripts/device/unpack-photos.py writes one from JPEGs on a machine with no Node
+ * sharp are needed (`scripts/device/device.py unpack-photos` writes one from JPEGs on a machine with no Node
  * modules). Its image size must be the run's.
  */
 export async function openPrebuiltCache(cacheFile: string, imageSize: number, quiet = false): Promise<{ cache: ImageCache; report: CacheReport }> {
