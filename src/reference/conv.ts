@@ -17,7 +17,7 @@ type Vec = Float64Array;
 type Shape = readonly number[];
 
 /**
- * Calls visit(xIndex, wIndex, yIndex) for every tap of y = conv2d(x, w) with x of `xShape`,
+ * Calls visit(xi, wi, yi) for every tap of y = conv2d(x, w) with x of `xShape`,
  * w [O, C, KH, KW] and y of `yShape` (flat NCHW / OCHW indices).
  */
 function forEachTap(xShape: Shape, wShape: Shape, yShape: Shape, o: ConvOptions, visit: (xi: number, wi: number, yi: number) => void): void {
