@@ -15,8 +15,9 @@ import { formatReport } from './report.ts';
 
 const USAGE = `usage: ${commandLine('bench')} [options]
   --batch 8,16          batch sizes                    --image-size 64    --ngf 64 --ndf 64 --nz 100
-  --kernels conv,iteration,ceilings,peer,metrics (sections; default ceilings,conv,iteration; metrics: the
-                        moving average's update and the trainer's SWD, --swd-images against as many)
+  --kernels conv,iteration,ceilings,peer,metrics,batchnorm (sections; default ceilings,conv,iteration; metrics:
+                        the moving average's update and the trainer's SWD, --swd-images against as many;
+                        batchnorm: each batchnorm layer's training forward + backward, simple and fast)
   --layers G.main.0,D.main.11  only these conv layers in the conv section (default: all)
   --variants simple,fast  conv versions the conv section times (the simple weight gradient of a 64x64,
                         ngf 64 model takes minutes on a CPU adapter: --variants fast skips it), or plans

@@ -17,9 +17,10 @@ import { kernelSet, useKernelSet, type KernelSet } from '../src/kernels/kernel-s
 import { sizeOf, tidy, type Tensor } from '../src/gpu/tensor.ts';
 import { randomNormal } from '../src/kernels/random.ts';
 import { convLayerShapes, convPassShapes, type ConvLayerShape } from '../src/model/conv-layers.ts';
-import { Generator, seedStream, type DcganConfig } from '../src/model/dcgan.ts';
+import { Generator, networkShapes, seedStream, type DcganConfig } from '../src/model/dcgan.ts';
 import { GanTraining, stepConvMacs } from '../src/train/gan.ts';
-import { movingAverageInto } from '../src/kernels/elementwise.ts';
+import { fill, movingAverageInto } from '../src/kernels/elementwise.ts';
+import { batchNormBackward, batchNormTrainForward, type BatchNormVariant } from '../src/kernels/batchnorm.ts';
 import { slicedWassersteinDistanceGpu } from '../src/metrics/swd.ts';
 import { isValidPlan } from '../src/kernels/conv-tune.ts';
 import { tuneConvPlans, type TuneMode, type TuneOutcome, type TuningStore } from '../src/train/tune.ts';
@@ -27,7 +28,7 @@ import type { AdapterDescription } from '../src/gpu/device.ts';
 import { measureCeilings, type Ceilings } from './ceilings.ts';
 import { timeDispatches } from './timing.ts';
 
-export const SECTIONS = ['ceilings', 'conv', 'iteration', 'peer', 'metrics'] as const;
+export const SECTIONS = ['ceilings', 'conv', 'batchnorm', 'iteration', 'peer', 'metrics'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
@@ -163,6 +164,21 @@ export interface TunedPassResult {
   tunedMs: number;
 }
 
+/** One batchnorm layer of the model, training forward then backward, with one kernel version. */
+export interface BatchnormResult {
+  batch: number;
+  /** e.g. "D.main.3 BatchNorm2d [64,128,16,16] + LeakyReLU" */
+  layer: string;
+  variant: BatchNormVariant;
+  ms: number;
+  gpuMs: number | null;
+  wallMs: number;
+  /** 20 bytes an element: the forward reads x and writes y, the backward reads x and dy and writes dx */
+  gbps: number;
+  ofCopy: number | null;
+  kernels: string[];
+}
+
 /** The metrics section: what training runs besides the step (null fields: not measured). */
 export interface MetricsResult {
   /** one moving_average dispatch over G's parameter arena (GeneratorAverage.update, src/train/ema.ts) */
@@ -188,6 +204,8 @@ export interface BenchResult {
   /** per batch: what tuning the conv plans cost and changed (absent in older JSON, empty with --tune off) */
   tuning?: TuningResult[];
   tunedPasses?: TunedPassResult[];
+  /** absent in older JSON */
+  batchnorms?: BatchnormResult[];
   /** absent in older JSON; null without the metrics section */
   metrics?: MetricsResult | null;
 }
@@ -306,6 +324,41 @@ async function benchTunedPasses(o: BenchOptions, batch: number, log: (s: string)
       log(`  batch ${batch} ${l.name} ${row.pass}: heuristic ${row.heuristic} ${heuristicMs.toFixed(3)} ms, tuned ${row.tuned} ${tunedMs.toFixed(3)} ms`);
     }
     for (const t of [x, w, dy]) t.dispose();
+  }
+  return results;
+}
+
+/**
+ * Every BatchNorm2d of the model at this batch (from the shape-only walk), its training forward and
+ * backward timed with each version: the simple kernel (one thread per channel; the activation after it is
+ * not in the time) and the fast one with that activation fused in, as training runs them.
+ */
+async function benchBatchnorms(o: BenchOptions, batch: number, ceilings: Ceilings | null, log: (s: string) => void): Promise<BatchnormResult[]> {
+  const results: BatchnormResult[] = [];
+  for (const { tag, layers } of networkShapes(modelConfig(o), batch)) {
+    for (const [i, l] of layers.entries()) {
+      if (l.spec.kind !== 'BatchNorm2d') continue;
+      const after = layers[i + 1]?.spec;
+      const slope = after?.kind === 'LeakyReLU' ? after.slope : after?.kind === 'ReLU' ? 0 : 1;
+      const channels = [l.x[1]];
+      const x = randomNormal(l.x, 0, 1, 21), dy = randomNormal(l.x, 0, 1, 22), gamma = randomNormal(channels, 1, 0.02, 23);
+      const beta = randomNormal(channels, 0, 0.02, 24), runningMean = fill(channels, 0), runningVar = fill(channels, 1);
+      for (const variant of ['simple', 'fast'] as const) {
+        const fused = variant === 'fast' ? slope : 1;
+        const t = await timeDispatches(() => void tidy(() => {
+          const f = batchNormTrainForward(x, gamma, beta, runningMean, runningVar, undefined, fused, variant);
+          batchNormBackward(x, dy, gamma, f.mean, f.invStd, { output: f.y, slope: fused }, variant);
+        }), o.repeat);
+        const gbps = (20 * sizeOf(l.x)) / (t.ms * 1e6);
+        const name = `${tag}.${l.key} BatchNorm2d [${l.x}]${slope === 1 ? '' : slope === 0 ? ' + ReLU' : ' + LeakyReLU'}`;
+        results.push({
+          batch, layer: name, variant, ms: t.ms, gpuMs: t.gpuMs, wallMs: t.wallMs, gbps, ofCopy: ceilings ? gbps / ceilings.copy.gbps : null,
+          kernels: [...new Set(t.kernels.map((k) => k.kernel))].sort(),
+        });
+        log(`  batch ${batch} ${name} [${variant}]: ${t.ms.toFixed(3)} ms, ${gbps.toFixed(2)} GB/s`);
+      }
+      for (const t of [x, dy, gamma, beta, runningMean, runningVar]) t.dispose();
+    }
   }
   return results;
 }
@@ -479,7 +532,7 @@ export async function runBench(options: BenchOptions, adapter: string, environme
   const has = (s: Section) => o.sections.includes(s);
   const result: BenchResult = {
     adapter, timestamps: profiler.hasTimestamps, date: new Date().toISOString(), environment, options: o,
-    ceilings: null, layers: [], iterations: [], peer: [], tuning: [], tunedPasses: [], metrics: null,
+    ceilings: null, layers: [], iterations: [], peer: [], tuning: [], tunedPasses: [], batchnorms: [], metrics: null,
   };
   const tune = kernelSet() === 'simple' ? 'off' : (o.tune ?? 'off');  // the simple kernel set has no plans to choose
   useKernelSet(o.kernelSet ?? 'fast'); // before any kernel runs
@@ -503,6 +556,10 @@ export async function runBench(options: BenchOptions, adapter: string, environme
       log(`conv layers, batch ${batch}…`);
       result.layers.push(...(await benchLayers(o, batch, result.ceilings, log)));
       if (tune !== 'off') result.tunedPasses!.push(...(await benchTunedPasses(o, batch, log)));
+    }
+    if (has('batchnorm')) {
+      log(`batchnorm layers, batch ${batch}…`);
+      result.batchnorms!.push(...(await benchBatchnorms(o, batch, result.ceilings, log)));
     }
     let iteration: IterationResult | undefined;
     if (has('iteration') || has('peer')) {

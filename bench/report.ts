@@ -85,6 +85,12 @@ export function formatReport(r: BenchResult): string {
       ));
     }
   }
+  if (r.batchnorms?.length) {
+    out.push('', 'Batchnorm layers, training forward + backward (simple: the readable kernel alone; fast: the activation after it fused in)', table(
+      ['batch', 'layer', 'version', 'ms', 'GB/s', '% copy', 'kernels'],
+      r.batchnorms.map((b) => [String(b.batch), b.layer, b.variant, fixed(b.ms, 3), fixed(b.gbps, 2), percent(b.ofCopy), b.kernels.map((k) => k.split(':')[1]).join(', ')]),
+    ));
+  }
   if (r.metrics) {
     const { movingAverage: m, swd } = r.metrics;
     out.push('', 'Around the step (--ema: after every G step; SWD: once an epoch, the trainer\'s, on synthetic images)', table(

@@ -6,7 +6,7 @@ import type { ConvOptions } from '../kernels/conv-shapes.ts';
 import type { ConvPassShape } from '../kernels/conv.ts';
 import type { Shape } from '../gpu/tensor.ts';
 import { isConv, weightShape } from './architecture.ts';
-import { discriminatorShapes, generatorShapes, type DcganConfig } from './dcgan.ts';
+import { networkShapes, type DcganConfig } from './dcgan.ts';
 
 /** One conv or transposed-conv layer of the model at a batch size, in its own (not conv) geometry. */
 export interface ConvLayerShape {
@@ -24,8 +24,7 @@ export interface ConvLayerShape {
 }
 
 export function convLayerShapes(config: DcganConfig, batch: number): ConvLayerShape[] {
-  const networks = [{ tag: 'G', layers: generatorShapes(config, batch) }, { tag: 'D', layers: discriminatorShapes(config, batch) }];
-  return networks.flatMap(({ tag, layers }) => layers.flatMap(({ key, spec, x, y, macs }) => {
+  return networkShapes(config, batch).flatMap(({ tag, layers }) => layers.flatMap(({ key, spec, x, y, macs }) => {
     if (!isConv(spec)) return [];
     const transposed = spec.kind === 'ConvTranspose2d';
     const name = `${tag}.${key} ${transposed ? 'ConvT' : 'Conv'} ${x[1]}→${y[1]} ${x[2]}→${y[2]}`;

@@ -126,6 +126,10 @@ export const generatorShapes = (c: DcganConfig, batch = 1): LayerShape[] => laye
 /** D walked from images [batch, nc, S, S] to one probability each. */
 export const discriminatorShapes = (c: DcganConfig, batch = 1): LayerShape[] => layerShapes(discriminatorSpec(c), [batch, c.nc, c.imageSize, c.imageSize]);
 
+/** Both networks walked at a batch size, tagged as the bench and the tuner name their layers ('G.main.3'). */
+export const networkShapes = (c: DcganConfig, batch: number): { tag: 'G' | 'D'; layers: LayerShape[] }[] =>
+  [{ tag: 'G', layers: generatorShapes(c, batch) }, { tag: 'D', layers: discriminatorShapes(c, batch) }];
+
 /**
  * G's state_dict as PyTorch names and shapes it, in its order (key → shape), from the config alone: what
  * a weights file must hold to be this generator (src/train/state-dict.ts checks files against it).
